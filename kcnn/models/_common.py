@@ -1,0 +1,181 @@
+"""Helpers shared by the model builders of this package: argument checks, the head, layers.
+
+Everything here is private to `kcnn.models`; builders call these tensor-in/tensor-out helpers so
+that every family validates its arguments and names its layers the same way.
+"""
+
+from __future__ import annotations
+
+import keras
+
+#: Activations accepted by every builder's ``activation=`` argument.
+ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu", "leaky_relu", "sigmoid")
+
+#: Values accepted by every builder's ``pooling=`` argument (used when ``include_top=False``).
+POOLINGS = (None, "avg", "max")
+
+#: BatchNormalization momentum used by every kcnn builder. Keras' default of 0.99 averages the
+#: batch statistics over ~100 steps with a long tail, so after a short run (a few hundred steps)
+#: the moving mean and variance still remember the random initial activations and `evaluate()`
+#: is far below the training accuracy. 0.9 (PyTorch's ``momentum=0.1``) forgets in ~20 steps.
+BN_MOMENTUM = 0.9
+
+#: BatchNormalization epsilon, as in PyTorch/torchvision so weights can be carried over exactly.
+BN_EPSILON = 1e-5
+
+
+def channel_axis() -> int:
+    """The channel axis of image tensors under the current ``keras.config.image_data_format()``."""
+    return -1 if keras.config.image_data_format() == "channels_last" else 1
+
+
+def check_num_classes(num_classes, include_top: bool) -> None:
+    """Raise a ValueError unless ``num_classes`` is an int >= 2 (only checked with a top)."""
+    if not include_top:
+        return
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            "num_classes must be an integer >= 2 when include_top=True. "
+            f"Received: num_classes={num_classes!r}"
+        )
+
+
+def check_choice(argument: str, value, accepted) -> None:
+    """Raise a ValueError naming ``argument`` unless ``value`` is one of ``accepted``."""
+    if value not in accepted:
+        raise ValueError(
+            f"{argument} must be one of {list(accepted)}. Received: {argument}={value!r}"
+        )
+
+
+def check_input_shape(input_shape, min_size: int = 1, model: str = "this model") -> tuple:
+    """Validate an image ``input_shape`` and return it as a tuple of three ints.
+
+    Args:
+        input_shape: ``(height, width, channels)`` (or ``(channels, height, width)`` when the
+            image data format is ``channels_first``).
+        min_size: smallest height and width the model can take; a smaller image would be
+            reduced below one pixel by the model's strides.
+        model: the model's name, for the error message.
+
+    Returns:
+        The shape as a tuple of ints.
+
+    Raises:
+        ValueError: wrong rank, a non-positive or non-integer dimension, or a spatial size below
+            ``min_size``.
+    """
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            "input_shape must be a tuple of 3 positive integers "
+            f"({_layout()}). Received: input_shape={input_shape!r}"
+        )
+    if any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
+        raise ValueError(
+            "input_shape must hold 3 positive integers "
+            f"({_layout()}). Received: input_shape={input_shape!r}"
+        )
+    shape = tuple(int(d) for d in input_shape)
+    height, width = spatial_size(shape)
+    if height < min_size or width < min_size:
+        raise ValueError(
+            f"input_shape is too small for {model}: its strides reduce the image by a factor "
+            f"of {min_size}, so height and width must be >= {min_size}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def spatial_size(shape: tuple) -> tuple[int, int]:
+    """Height and width of an image shape under the current data format."""
+    if keras.config.image_data_format() == "channels_last":
+        return shape[0], shape[1]
+    return shape[1], shape[2]
+
+
+def _layout() -> str:
+    if keras.config.image_data_format() == "channels_last":
+        return "height, width, channels"
+    return "channels, height, width"
+
+
+def activation_layer(activation: str, name: str) -> keras.layers.Layer:
+    """An ``Activation`` layer for one of `ACTIVATIONS`."""
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=0.01, name=name)
+    return keras.layers.Activation(activation, name=name)
+
+
+def batch_norm(name: str, gamma_zero: bool = False) -> keras.layers.BatchNormalization:
+    """A BatchNormalization layer with kcnn's momentum and epsilon (see `BN_MOMENTUM`)."""
+    return keras.layers.BatchNormalization(
+        axis=channel_axis(),
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        gamma_initializer="zeros" if gamma_zero else "ones",
+        name=name,
+    )
+
+
+def classifier(
+    x,
+    num_classes: int,
+    classifier_activation: str | None,
+) -> keras.KerasTensor:
+    """The final dense layer, named ``predictions`` as in ``keras.applications``."""
+    return keras.layers.Dense(num_classes, activation=classifier_activation, name="predictions")(x)
+
+
+def pool_features(x, pooling: str | None, name: str) -> keras.KerasTensor:
+    """Apply the ``pooling`` choice of a headless model to its last feature map."""
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name=f"{name}_avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name=f"{name}_max_pool")(x)
+    return x
+
+
+def check_common(
+    *,
+    num_classes,
+    include_top: bool,
+    pooling,
+    activation,
+    classifier_activation,
+    name,
+) -> None:
+    """The argument checks every builder shares."""
+    check_num_classes(num_classes, include_top)
+    check_choice("pooling", pooling, POOLINGS)
+    check_choice("activation", activation, ACTIVATIONS)
+    if not isinstance(include_top, bool):
+        raise TypeError(f"include_top must be True or False. Received: include_top={include_top!r}")
+    if classifier_activation is not None and not isinstance(classifier_activation, str):
+        raise TypeError(
+            "classifier_activation must be a string such as 'softmax', or None for logits. "
+            f"Received: classifier_activation={classifier_activation!r}"
+        )
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
+
+
+def check_positive_ints(argument: str, values, allow_empty: bool = False) -> tuple:
+    """Validate a tuple of positive ints such as ``filters=(32, 64)``."""
+    if isinstance(values, int) and not isinstance(values, bool):
+        values = (values,)
+    if (
+        not isinstance(values, (tuple, list))
+        or (not values and not allow_empty)
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)
+    ):
+        raise ValueError(
+            f"{argument} must be a tuple of positive integers. Received: {argument}={values!r}"
+        )
+    return tuple(values)
+
+
+def check_rate(argument: str, value) -> float:
+    """Validate a dropout rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{argument} must be a number in [0, 1). Received: {argument}={value!r}")
+    return float(value)
