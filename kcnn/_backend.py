@@ -32,6 +32,8 @@ def select_backend() -> None:
     if "keras" in sys.modules or _configured_backend():
         return
     for backend, module in _BACKEND_MODULES:
+        if module in sys.modules and sys.modules[module] is None:
+            continue  # imports of this module are blocked
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):

@@ -80,11 +80,12 @@ def get_model_builder(name: str) -> Callable[..., keras.Model]:
     return _MODELS[name]
 
 
-def build_model(name: str, **kwargs) -> keras.Model:
+def build_model(name: str, /, **kwargs) -> keras.Model:
     """Build a registered model by name.
 
     Args:
-        name: a name from `list_models()`, e.g. ``"simple_cnn"`` or ``"resnet20"``.
+        name: a name from `list_models()`, e.g. ``"simple_cnn"`` or ``"resnet20"``
+            (positional, so that ``name=`` can be passed on to the builder).
         **kwargs: passed to the builder (``num_classes``, ``input_shape``, ``include_top``,
             ``pooling``, ``activation``, and each family's own options).
 

@@ -1,0 +1,70 @@
+"""Shared fixtures. The suite runs once per backend: KERAS_BACKEND=tensorflow|jax|torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+BACKENDS = ("tensorflow", "jax", "torch")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_report_header(config):
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts from the same seed and an empty Keras name scope."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return keras.backend.backend()
+
+
+def run_python(code: str, backend: str, timeout: float = 300, env: dict | None = None):
+    """Run Python code in a fresh process with another Keras backend; return its JSON output.
+
+    The code must print one JSON document as its last line of stdout.
+    """
+    environment = {**os.environ, "KERAS_BACKEND": backend, **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=REPO,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"subprocess on {backend} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    """Real Fashion-MNIST from the machine's files. CI installs them, so there it must load."""
+    import kcnn
+
+    try:
+        return kcnn.data.load_dataset("fashion_mnist", validation_split=0)
+    except FileNotFoundError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Fashion-MNIST files are not on this machine: {error}")
+
+
+def images(shape, n=2, seed=0):
+    """A small random batch of images of one image shape."""
+    return np.random.default_rng(seed).uniform(0, 1, (n, *shape)).astype("float32")

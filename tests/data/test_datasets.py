@@ -1,0 +1,118 @@
+import gzip
+import struct
+
+import keras
+import numpy as np
+import pytest
+
+import kcnn
+from kcnn.data import datasets
+
+
+def test_digits_are_scaled_split_and_stratified():
+    data = kcnn.data.load_dataset("digits", validation_split=0.1, seed=0)
+    assert data.input_shape == (8, 8, 1)
+    assert data.num_classes == 10 and data.class_names[3] == "3"
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1797
+    assert len(data.x_test) == 360 and len(data.x_val) == 144
+    for x in (data.x_train, data.x_val, data.x_test):
+        assert x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 1.0
+    assert data.x_train.max() == 1.0
+    assert data.y_train.dtype == np.int32
+    # stratified: every class in every split
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert set(np.unique(y)) == set(range(10))
+    assert "train=1293" in repr(data)
+
+
+def test_digits_split_depends_on_seed_only():
+    a, b = kcnn.data.load_dataset("digits", seed=1), kcnn.data.load_dataset("digits", seed=1)
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    c = kcnn.data.load_dataset("digits", seed=2)
+    assert not np.array_equal(a.x_val, c.x_val)
+    none = kcnn.data.load_dataset("digits", validation_split=0)
+    assert len(none.x_val) == 0 and len(none.x_train) == 1437
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"Unknown data set: name='cifar5'"):
+        kcnn.data.load_dataset("cifar5")
+    with pytest.raises(ValueError, match=r"validation_split must be a fraction in \[0, 1\).*1.0"):
+        kcnn.data.load_dataset("digits", validation_split=1.0)
+
+
+def _write_idx(path, array, compress=True, truncate=0):
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw = header + array.tobytes()
+    raw = raw[: len(raw) - truncate] if truncate else raw
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(raw)
+
+
+def _fake_fashion(folder, n_train=50, n_test=10):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(n_train) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.arange(n_test) % 10,
+    }
+    for name, array in arrays.items():
+        _write_idx(folder / name, array)
+    return arrays
+
+
+def test_read_idx_raw_and_gzip(tmp_path):
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "a.gz", array)
+    _write_idx(tmp_path / "a.idx", array, compress=False)
+    np.testing.assert_array_equal(kcnn.data.read_idx(tmp_path / "a.gz"), array)
+    np.testing.assert_array_equal(kcnn.data.read_idx(tmp_path / "a.idx"), array)
+
+
+def test_read_idx_rejects_truncated_and_corrupt_files(tmp_path):
+    _write_idx(tmp_path / "short.gz", np.zeros((5, 28, 28)), truncate=100)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        kcnn.data.read_idx(tmp_path / "short.gz")
+    (tmp_path / "bad.idx").write_bytes(b"\x12\x34\x08\x01" + b"\0" * 20)
+    with pytest.raises(ValueError, match="not an IDX file: bad magic number"):
+        kcnn.data.read_idx(tmp_path / "bad.idx")
+    (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="Cannot read IDX file"):
+        kcnn.data.read_idx(tmp_path / "bad.gz")
+
+
+def test_fashion_mnist_from_kcnn_data_dir(tmp_path, monkeypatch):
+    arrays = _fake_fashion(tmp_path / "fashion-mnist")
+    monkeypatch.setenv("KCNN_DATA_DIR", str(tmp_path))
+    data = kcnn.data.load_dataset("fashion_mnist", validation_split=0.2)
+    assert data.source == str(tmp_path / "fashion-mnist")
+    assert len(data.x_train) == 40 and len(data.x_val) == 10 and len(data.x_test) == 10
+    assert data.input_shape == (28, 28, 1) and data.class_names[9] == "Ankle boot"
+    expected = arrays["t10k-images-idx3-ubyte.gz"].astype("float32") / 255.0
+    np.testing.assert_allclose(data.x_test[..., 0], expected)
+
+
+def test_fashion_mnist_missing_everywhere_says_where_to_put_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KCNN_DATA_DIR", str(tmp_path / "nothing"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+
+    def offline():
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(FileNotFoundError) as error:
+        kcnn.data.load_dataset("fashion_mnist")
+    message = str(error.value)
+    assert "train-images-idx3-ubyte.gz" in message and "t10k-labels-idx1-ubyte.gz" in message
+    assert str(tmp_path / "nothing" / "fashion-mnist") in message
+    assert "network unreachable" in message and "KCNN_DATA_DIR" in message
+
+
+@pytest.mark.learning
+def test_real_fashion_mnist_files(fashion_mnist):
+    assert len(fashion_mnist.x_train) == 60_000 and len(fashion_mnist.x_test) == 10_000
+    assert np.bincount(fashion_mnist.y_test).tolist() == [1000] * 10

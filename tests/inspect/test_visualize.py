@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+import kcnn
+
+
+def _png(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return len(data)
+
+
+def test_plot_history_with_and_without_validation(tmp_path):
+    history = {
+        "loss": [1.0, 0.5, 0.3, 0.2],
+        "accuracy": [0.5, 0.8, 0.9, 0.95],
+        "val_loss": [1.1, 0.6, 0.55, 0.7],
+        "val_accuracy": [0.45, 0.75, 0.8, 0.78],
+    }
+    written = kcnn.inspect.plot_history(history, tmp_path / "a.png")
+    assert written == str(tmp_path / "a.png") and _png(tmp_path / "a.png") > 1000
+    train_only = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]}
+    kcnn.inspect.plot_history(train_only, tmp_path / "sub" / "b.png")
+    assert _png(tmp_path / "sub" / "b.png") > 1000
+    assert not list(tmp_path.rglob("*.tmp.png"))
+
+
+def test_plot_history_rejects_empty(tmp_path):
+    with pytest.raises(ValueError, match="non-empty 'loss'"):
+        kcnn.inspect.plot_history({"accuracy": [0.1]}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_confusion_matrix(tmp_path):
+    y_true = np.array([0, 1, 2, 2, 1, 0])
+    y_pred = np.array([0, 2, 2, 2, 1, 0])
+    path = kcnn.inspect.plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"], tmp_path / "c.png")
+    assert _png(tmp_path / "c.png") > 1000 and path.endswith("c.png")
+    kcnn.inspect.plot_confusion_matrix(y_true, y_pred, path=tmp_path / "n.png", normalize=True)
+    assert _png(tmp_path / "n.png") > 1000
+    with pytest.raises(ValueError, match="equal length"):
+        kcnn.inspect.plot_confusion_matrix(y_true, y_pred[:3], path=tmp_path / "bad.png")
+
+
+def test_count_params():
+    counts = kcnn.inspect.count_params(kcnn.build_model("simple_cnn"))
+    assert counts["non_trainable"] == 2 * (32 + 64)  # BN moving mean and variance
+    assert counts["total"] == counts["trainable"] + counts["non_trainable"]
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        kcnn.inspect.count_params("resnet20")

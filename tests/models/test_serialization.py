@@ -1,0 +1,69 @@
+"""Every model saves to .keras, reloads under safe_mode, and its weights cross backends."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import kcnn
+
+from ..conftest import BACKENDS, images, run_python
+from .small import SMALL_KWARGS
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
+def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
+    model = kcnn.build_model(name, **SMALL_KWARGS[name])
+    x = images(model.input_shape[1:], n=2)
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x, training=False)), expected)
+
+
+_LOAD_ELSEWHERE = """
+import json, sys
+import keras, numpy as np
+import kcnn
+spec = json.load(open({spec!r}))
+worst = {{}}
+for name, kwargs in spec["models"].items():
+    kwargs = {{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}}
+    model = kcnn.build_model(name, **kwargs)
+    model.load_weights(spec["dir"] + f"/{{name}}.weights.h5")
+    x = np.load(spec["dir"] + f"/{{name}}.x.npy")
+    y = np.load(spec["dir"] + f"/{{name}}.y.npy")
+    got = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    worst[name] = float(np.max(np.abs(got - y)))
+print(json.dumps({{"backend": keras.backend.backend(), "worst": worst}}))
+"""
+
+
+def test_weights_saved_here_load_on_the_other_backends(tmp_path, backend):
+    """Weights written under this backend give the same predictions under the other two."""
+    for name, kwargs in SMALL_KWARGS.items():
+        keras.utils.set_random_seed(1)
+        model = kcnn.build_model(name, **kwargs)
+        # perturb BN statistics so that loading them is tested too, not just the kernels
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.1, "float32"))
+                layer.moving_variance.assign(np.full(layer.moving_variance.shape, 2.0, "float32"))
+        x = images(model.input_shape[1:], n=4, seed=3)
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+        np.save(tmp_path / f"{name}.x.npy", x)
+        np.save(tmp_path / f"{name}.y.npy", keras.ops.convert_to_numpy(model.predict(x, verbose=0)))
+        keras.backend.clear_session()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"dir": str(tmp_path), "models": SMALL_KWARGS}))
+    for other in BACKENDS:
+        if other == backend:
+            continue
+        result = run_python(_LOAD_ELSEWHERE.format(spec=str(spec)), other, timeout=600)
+        assert result["backend"] == other
+        assert set(result["worst"]) == set(SMALL_KWARGS)
+        for name, error in result["worst"].items():
+            assert error <= 1e-5, f"{name}: max |difference| {error} from {backend} to {other}"

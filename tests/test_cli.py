@@ -1,0 +1,68 @@
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from kcnn import cli
+
+
+def test_models_lists_every_registered_name(capsys):
+    assert cli.main(["models", "--no-params"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lenet5", "simple_cnn", "mlp", "resnet20", "resnet50", "vgg16_cifar"):
+        assert f"\n{name} " in out
+
+
+def test_models_table_has_parameters_and_input(capsys, monkeypatch):
+    from kcnn.models import registry
+
+    small = {n: registry._MODELS[n] for n in ("lenet5", "resnet20")}
+    monkeypatch.setattr(registry, "_MODELS", small)
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "61,706" in out and "32x32x1" in out
+    assert "269,722" in out and "32x32x3" in out
+
+
+def test_summary(capsys):
+    assert cli.main(["summary", "lenet5", "--input-shape", "28,28,1"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5_c1_conv" in out and "trainable parameters: 61,706" in out
+
+
+def test_summary_unknown_model_and_bad_shape(capsys):
+    assert cli.main(["summary", "resnet21"]) == 2
+    assert re.search(r"Did you mean: [^?]*resnet20", capsys.readouterr().err)
+    assert cli.main(["summary", "resnet50", "--input-shape", "8,8,3"]) == 2
+    assert "too small for resnet50" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["summary", "lenet5", "--input-shape", "28,28"])
+    assert "expected 3 numbers" in capsys.readouterr().err
+
+
+def test_train_writes_run_folder(tmp_path, capsys):
+    code = cli.main(
+        ["train", "--model", "lenet5", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    (run,) = tmp_path.iterdir()
+    assert f"run folder: {run}" in out and "test accuracy:" in out
+    assert (run / "confusion.png").stat().st_size > 1000
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
+
+
+def test_train_bad_epochs_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["train", "--epochs", "0", "--out", str(tmp_path)]) == 2
+    assert "epochs must be an integer >= 1" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "kcnn.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("models", "summary", "train"):
+        assert command in done.stdout

@@ -1,0 +1,37 @@
+"""kcnn imports and builds every model where TensorFlow cannot be imported."""
+
+from .conftest import run_python
+from .models.small import SMALL_KWARGS
+
+_BLOCKED = """
+import json, os, sys
+sys.modules["tensorflow"] = None  # `import tensorflow` now raises ImportError
+{unset}
+import kcnn, keras
+from tests.models.small import SMALL_KWARGS
+shapes = {{}}
+for name in kcnn.list_models():
+    model = kcnn.build_model(name, **SMALL_KWARGS[name])
+    shapes[name] = list(model.output_shape)
+loaded = sorted(m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow."))
+print(json.dumps({{"backend": keras.backend.backend(), "shapes": shapes, "tf": loaded,
+                   "tf_module": repr(sys.modules.get("tensorflow"))}}))
+"""
+
+
+def test_import_and_build_every_model_without_tensorflow(backend):
+    # the JAX and PyTorch runs check their own backend; the TensorFlow run checks PyTorch
+    backend_choice = "torch" if backend == "tensorflow" else backend
+    result = run_python(_BLOCKED.format(unset=""), backend_choice)
+    assert result["backend"] == backend_choice
+    assert set(result["shapes"]) == set(SMALL_KWARGS)
+    assert all(shape[-1] == 10 for shape in result["shapes"].values())
+    assert result["tf_module"] == "None"
+
+
+def test_backend_is_chosen_among_installed_ones_when_none_is_configured(tmp_path):
+    """With no KERAS_BACKEND and no keras.json, kcnn picks an installed backend, not TF."""
+    code = _BLOCKED.format(unset='os.environ.pop("KERAS_BACKEND", None)')
+    result = run_python(code, "tensorflow", env={"KERAS_HOME": str(tmp_path)})
+    assert result["backend"] == "jax"
+    assert set(result["shapes"]) == set(SMALL_KWARGS)
