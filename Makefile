@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 DEMO_BACKEND ?= jax
 DOCS_BACKEND ?= jax
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 export TF_CPP_MIN_LOG_LEVEL := 2
+export NO_MKDOCS_2_WARNING := 1
 
 # CPU build of PyTorch (installed before kcnn so that the `torch` extra is already met).
 TORCH_SPEC ?= torch==2.13.0
@@ -53,6 +54,7 @@ test: $(VENV)/.test-installed fashion-mnist
 	done; exit $$status
 
 docs: $(VENV)/.test-installed
+	rm -rf .cache/mkdocs-jupyter  # execute the tutorials on every build
 	KERAS_BACKEND=$(DOCS_BACKEND) $(BIN)/mkdocs build --strict
 
 lint: $(VENV)/.test-installed

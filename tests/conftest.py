@@ -20,6 +20,13 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
+def pytest_generate_tests(metafunc):
+    """``other_backend``: each backend but the one this run uses."""
+    if "other_backend" in metafunc.fixturenames:
+        others = [b for b in BACKENDS if b != keras.backend.backend()]
+        metafunc.parametrize("other_backend", others)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """Each test starts from the same seed and an empty Keras name scope."""

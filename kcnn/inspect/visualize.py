@@ -90,11 +90,12 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
 
 
 def plot_confusion_matrix(
-    y_true,
-    y_pred,
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
     class_names: Sequence[str] | None = None,
     path: str | os.PathLike = "confusion.png",
     normalize: bool = False,
+    title: str = "Confusion matrix",
 ) -> str:
     """Plot a confusion matrix (rows: true class, columns: predicted class) into a PNG.
 
@@ -104,6 +105,8 @@ def plot_confusion_matrix(
         class_names: names for the axes. Defaults to the class indices.
         path: where to write the PNG. Defaults to ``"confusion.png"``.
         normalize: show each row as fractions of that true class. Defaults to False.
+        title: the start of the title, followed by the accuracy and the number of images.
+            Defaults to ``"Confusion matrix"``.
 
     Returns:
         The path written.
@@ -138,7 +141,7 @@ def plot_confusion_matrix(
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"Confusion matrix (accuracy {accuracy:.1%}, {matrix.sum()} images)")
+    ax.set_title(f"{title} (accuracy {accuracy:.1%}, {matrix.sum()} images)")
     threshold = shown.max() / 2 if shown.size else 0
     for i in range(n):
         for j in range(n):

@@ -15,7 +15,9 @@ import keras
 _MODELS: dict[str, Callable[..., keras.Model]] = {}
 
 
-def register_model(name: str | Callable | None = None):
+def register_model(
+    name: str | Callable | None = None,
+) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
     """Register a model builder under a name (the function's own name by default).
 
     Args:
@@ -80,7 +82,7 @@ def get_model_builder(name: str) -> Callable[..., keras.Model]:
     return _MODELS[name]
 
 
-def build_model(name: str, /, **kwargs) -> keras.Model:
+def build_model(name: str, /, **kwargs: object) -> keras.Model:
     """Build a registered model by name.
 
     Args:

@@ -225,7 +225,13 @@ def fit(
             data.x_test, data.y_test, batch_size=config.batch_size, verbose=0
         )
         y_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
-        plot_confusion_matrix(data.y_test, y_pred, data.class_names, path / "confusion.png")
+        plot_confusion_matrix(
+            data.y_test,
+            y_pred,
+            data.class_names,
+            path / "confusion.png",
+            title=f"{model.name} on the {data.name} test set",
+        )
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
     write_json(path / "metrics.json", metrics)
     write_json(
