@@ -33,7 +33,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	KERAS_BACKEND=$(DEMO_BACKEND) $(BIN)/kcnn train --model simple_cnn --dataset digits --epochs 10 --out runs --verbose 2
+	KERAS_BACKEND=$(DEMO_BACKEND) $(BIN)/kcnn train --model simple_cnn --dataset digits --epochs 10 --out runs
 
 # Real Fashion-MNIST for the learning checks: Debian's dataset-fashion-mnist package.
 fashion-mnist:

@@ -55,6 +55,37 @@ def register_model(
     return decorator
 
 
+def register_variant(name: str, builder: Callable[..., keras.Model], doc: str, **fixed):
+    """Register a thin entrypoint that calls ``builder`` with some arguments fixed.
+
+    ``register_variant("resnet20", build_resnet, "ResNet-20 ...", depth=20)`` registers a
+    function ``resnet20(**kwargs)`` that returns ``build_resnet(depth=20, **kwargs)``.
+
+    Args:
+        name: the registry name, also the entrypoint's ``__name__``.
+        builder: the family's builder function.
+        doc: the entrypoint's one-line docstring (shown by ``kcnn models``).
+        **fixed: the arguments the variant fixes.
+
+    Returns:
+        The registered entrypoint.
+    """
+
+    def entrypoint(**kwargs) -> keras.Model:
+        clash = sorted(set(kwargs) & set(fixed))
+        if clash:
+            raise TypeError(
+                f"{name} fixes {', '.join(f'{k}={fixed[k]!r}' for k in clash)}; "
+                f"call {builder.__name__}() to choose {', '.join(clash)}."
+            )
+        return builder(**fixed, **kwargs)
+
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__module__ = builder.__module__
+    entrypoint.__doc__ = doc
+    return register_model(name)(entrypoint)
+
+
 def list_models() -> list[str]:
     """The registered model names, sorted.
 

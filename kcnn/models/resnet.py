@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 
 from kcnn.models import _common
-from kcnn.models.registry import register_model
+from kcnn.models.registry import register_variant
 
 #: depth: (style, block, blocks per stage)
 RESNET_DEPTHS = {
@@ -257,27 +257,20 @@ def build_resnet(
     return keras.Model(inputs, x, name=name)
 
 
-def _entrypoint(depth: int):
+def _register(depth: int):
     style, block, blocks = RESNET_DEPTHS[depth]
-
-    def builder(**kwargs) -> keras.Model:
-        return build_resnet(depth=depth, **kwargs)
-
-    builder.__name__ = builder.__qualname__ = f"resnet{depth}"
     shape = "32x32x3" if style == "cifar" else "224x224x3"
-    builder.__doc__ = (
-        f"ResNet-{depth} (He et al. 2016), {style}-style, {block} blocks {blocks}; {shape} input."
-    )
-    return register_model(builder.__name__)(builder)
+    doc = f"ResNet-{depth} (He et al. 2016), {style}-style, {block} blocks {blocks}; {shape} input."
+    return register_variant(f"resnet{depth}", build_resnet, doc, depth=depth)
 
 
-resnet20 = _entrypoint(20)
-resnet32 = _entrypoint(32)
-resnet44 = _entrypoint(44)
-resnet56 = _entrypoint(56)
-resnet110 = _entrypoint(110)
-resnet18 = _entrypoint(18)
-resnet34 = _entrypoint(34)
-resnet50 = _entrypoint(50)
-resnet101 = _entrypoint(101)
-resnet152 = _entrypoint(152)
+resnet20 = _register(20)
+resnet32 = _register(32)
+resnet44 = _register(44)
+resnet56 = _register(56)
+resnet110 = _register(110)
+resnet18 = _register(18)
+resnet34 = _register(34)
+resnet50 = _register(50)
+resnet101 = _register(101)
+resnet152 = _register(152)

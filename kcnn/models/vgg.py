@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 
 from kcnn.models import _common
-from kcnn.models.registry import register_model
+from kcnn.models.registry import register_variant
 
 #: Filters per convolution, "M" for a 2x2 max pooling (the paper's configurations A, B, D, E).
 VGG_CONFIGS = {
@@ -134,22 +134,18 @@ def build_vgg(
     return keras.Model(inputs, x, name=name)
 
 
-def _entrypoint(depth: int, layout: str):
-    def builder(**kwargs) -> keras.Model:
-        return build_vgg(depth=depth, layout=layout, **kwargs)
-
-    suffix = "" if layout == "imagenet" else "_cifar"
-    builder.__name__ = builder.__qualname__ = f"vgg{depth}{suffix}"
+def _register(depth: int, layout: str):
+    name = f"vgg{depth}" if layout == "imagenet" else f"vgg{depth}_cifar"
     shape = "224x224x3" if layout == "imagenet" else "32x32x3 with BatchNorm"
-    builder.__doc__ = f"VGG-{depth} (Simonyan & Zisserman 2015), {layout} layout; {shape} input."
-    return register_model(builder.__name__)(builder)
+    doc = f"VGG-{depth} (Simonyan & Zisserman 2015), {layout} layout; {shape} input."
+    return register_variant(name, build_vgg, doc, depth=depth, layout=layout)
 
 
-vgg11 = _entrypoint(11, "imagenet")
-vgg13 = _entrypoint(13, "imagenet")
-vgg16 = _entrypoint(16, "imagenet")
-vgg19 = _entrypoint(19, "imagenet")
-vgg11_cifar = _entrypoint(11, "cifar")
-vgg13_cifar = _entrypoint(13, "cifar")
-vgg16_cifar = _entrypoint(16, "cifar")
-vgg19_cifar = _entrypoint(19, "cifar")
+vgg11 = _register(11, "imagenet")
+vgg13 = _register(13, "imagenet")
+vgg16 = _register(16, "imagenet")
+vgg19 = _register(19, "imagenet")
+vgg11_cifar = _register(11, "cifar")
+vgg13_cifar = _register(13, "cifar")
+vgg16_cifar = _register(16, "cifar")
+vgg19_cifar = _register(19, "cifar")

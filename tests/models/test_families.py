@@ -144,3 +144,27 @@ def test_vgg_layouts():
     for depth, convs_expected in ((11, 8), (13, 10), (19, 16)):
         model = kcnn.models.build_vgg(depth, layout="cifar")
         assert len(_layer_types(model, keras.layers.Conv2D)) == convs_expected
+
+
+@pytest.fixture
+def channels_first():
+    keras.config.set_image_data_format("channels_first")
+    yield
+    keras.config.set_image_data_format("channels_last")
+
+
+def test_channels_first_moves_the_channel_axis(channels_first):
+    model = kcnn.build_model("resnet20", input_shape=(3, 32, 32))
+    assert model.get_layer("resnet20_stage3_block1_out").output.shape[1:] == (64, 8, 8)
+    bns = _layer_types(model, keras.layers.BatchNormalization)
+    assert all(bn.axis == 1 for bn in bns)
+    assert kcnn.inspect.count_params(model)["trainable"] == 269_722
+    with pytest.raises(ValueError, match=r"channels, height, width.*\(32, 32\)"):
+        kcnn.build_model("resnet20", input_shape=(32, 32))
+    x = images((4, 6, 6), n=2)
+    y = keras.ops.convert_to_numpy(ZeroPadShortcut(8, 2)(x))
+    assert y.shape == (2, 8, 3, 3)
+    np.testing.assert_array_equal(y[:, 2:6], x[:, :, ::2, ::2])
+    np.testing.assert_array_equal(y[:, :2], 0.0)
+    data = kcnn.data.load_dataset("digits")
+    assert data.input_shape == (1, 8, 8)

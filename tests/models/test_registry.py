@@ -61,3 +61,11 @@ def test_unknown_name_lists_close_matches():
         kcnn.build_model("simplecnn")
     with pytest.raises(ValueError, match="Registered models: lenet5, mlp"):
         kcnn.build_model("alexnet")
+
+
+def test_variants_refuse_to_override_what_they_fix():
+    with pytest.raises(TypeError, match=r"resnet20 fixes depth=20; call build_resnet\(\)"):
+        kcnn.build_model("resnet20", depth=56)
+    with pytest.raises(TypeError, match=r"vgg16_cifar fixes layout='cifar'"):
+        kcnn.build_model("vgg16_cifar", layout="imagenet")
+    assert kcnn.models.get_model_builder("resnet56").__name__ == "resnet56"
