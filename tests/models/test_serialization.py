@@ -42,9 +42,10 @@ print(json.dumps({{"backend": keras.backend.backend(), "worst": worst}}))
 """
 
 
-def test_weights_saved_here_load_on_the_other_backends(tmp_path, backend, other_backend):
-    """Weights written under this backend give the same predictions under the other two."""
-    other = other_backend
+@pytest.fixture(scope="module")
+def saved_weights(tmp_path_factory):
+    """Every model's weights, inputs and predictions, saved once under this backend."""
+    folder = tmp_path_factory.mktemp("weights")
     for name, kwargs in SMALL_KWARGS.items():
         keras.utils.set_random_seed(1)
         model = kcnn.build_model(name, **kwargs)
@@ -54,15 +55,19 @@ def test_weights_saved_here_load_on_the_other_backends(tmp_path, backend, other_
                 layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.1, "float32"))
                 layer.moving_variance.assign(np.full(layer.moving_variance.shape, 2.0, "float32"))
         x = images(model.input_shape[1:], n=4, seed=3)
-        model.save_weights(tmp_path / f"{name}.weights.h5")
-        np.save(tmp_path / f"{name}.x.npy", x)
-        y = keras.ops.convert_to_numpy(model(x, training=False))
-        np.save(tmp_path / f"{name}.y.npy", y)
+        model.save_weights(folder / f"{name}.weights.h5")
+        np.save(folder / f"{name}.x.npy", x)
+        np.save(folder / f"{name}.y.npy", keras.ops.convert_to_numpy(model(x, training=False)))
         keras.backend.clear_session()
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"dir": str(tmp_path), "models": SMALL_KWARGS}))
-    result = run_python(_LOAD_ELSEWHERE.format(spec=str(spec)), other, timeout=600)
-    assert result["backend"] == other
+    spec = folder / "spec.json"
+    spec.write_text(json.dumps({"dir": str(folder), "models": SMALL_KWARGS}))
+    return spec
+
+
+def test_weights_saved_here_load_on_the_other_backends(saved_weights, backend, other_backend):
+    """Weights written under this backend give the same predictions under the other two."""
+    result = run_python(_LOAD_ELSEWHERE.format(spec=str(saved_weights)), other_backend, 600)
+    assert result["backend"] == other_backend
     assert set(result["worst"]) == set(SMALL_KWARGS)
     for name, error in result["worst"].items():
-        assert error <= 1e-5, f"{name}: max |difference| {error} from {backend} to {other}"
+        assert error <= 1e-5, f"{name}: max |difference| {error} from {backend} to {other_backend}"
