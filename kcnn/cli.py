@@ -11,16 +11,21 @@ import argparse
 import sys
 
 
-def _shape(text: str) -> tuple:
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an image shape such as 28,28,1; received {text!r}"
-        ) from None
-    if len(shape) != 3:
-        raise argparse.ArgumentTypeError(f"expected 3 numbers such as 28,28,1; received {text!r}")
-    return shape
+def _ints(count: int, example: str):
+    """An argparse type for ``count`` comma-separated integers, e.g. ``28,28,1``."""
+
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(int(part) for part in text.replace("x", ",").split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(
+                f"expected {count} numbers such as {example}; received {text!r}"
+            )
+        return values
+
+    return parse
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -43,7 +48,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="print a model's layers, shapes and parameters")
     summary.add_argument("name", help="a registered model name (see `kcnn models`)")
-    summary.add_argument("--input-shape", type=_shape, help="image shape, e.g. 28,28,1")
+    summary.add_argument(
+        "--input-shape", type=_ints(3, "28,28,1"), help="image shape, e.g. 28,28,1"
+    )
     summary.add_argument("--num-classes", type=int, help="number of classes")
 
     train = commands.add_parser(
@@ -54,7 +61,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--model", default="simple_cnn", help="model name (default: simple_cnn)")
     train.add_argument(
-        "--dataset", default="digits", choices=DATASETS, help="data set (default: digits)"
+        "--dataset",
+        default="digits",
+        help=f"{', '.join(DATASETS)}, a .npz file, a folder (IDX files, CIFAR batches or one "
+        "sub-folder of images per class), or tfds:NAME (default: digits)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=_ints(2, "28,28"),
+        help="resize images to HEIGHT,WIDTH, e.g. 28,28 (default: native size)",
     )
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     train.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
@@ -133,7 +148,12 @@ def _cmd_train(args) -> int:
         seed=args.seed,
         verbose=args.verbose,
     )
-    data = load_dataset(args.dataset, validation_split=args.validation_split, seed=args.seed)
+    data = load_dataset(
+        args.dataset,
+        validation_split=args.validation_split,
+        seed=args.seed,
+        image_size=args.image_size,
+    )
     print(f"{data}  backend={keras.backend.backend()}")
     keras.utils.set_random_seed(args.seed)
     model = build_model(args.model, input_shape=data.input_shape, num_classes=data.num_classes)
@@ -158,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train}
     try:
         return handler[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
 

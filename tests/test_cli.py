@@ -77,3 +77,22 @@ def test_help_does_not_import_keras():
 def test_train_unknown_optimizer_lists_the_accepted_ones(tmp_path, capsys):
     assert cli.main(["train", "--optimizer", "lion", "--out", str(tmp_path)]) == 2
     assert "optimizer must be one of ['adam', 'adamw', 'sgd']" in capsys.readouterr().err
+
+
+def test_train_on_a_npz_file_resized(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "tiny.npz",
+        x_train=rng.integers(0, 256, (40, 6, 6), dtype=np.uint8),
+        y_train=np.arange(40) % 2,
+        x_test=rng.integers(0, 256, (10, 6, 6), dtype=np.uint8),
+        y_test=np.arange(10) % 2,
+    )
+    args = ["train", "--dataset", str(tmp_path / "tiny.npz"), "--image-size", "8,8"]
+    args += ["--model", "mlp", "--epochs", "1", "--out", str(tmp_path / "runs"), "--verbose", "0"]
+    assert cli.main(args) == 0
+    assert "input_shape=(8, 8, 1), num_classes=2" in capsys.readouterr().out
+    assert cli.main(["train", "--dataset", "cifar5", "--out", str(tmp_path / "r")]) == 2
+    assert "Unknown data set: name='cifar5'" in capsys.readouterr().err

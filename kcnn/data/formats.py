@@ -1,0 +1,229 @@
+"""Readers for the file formats image data sets come in.
+
+Each reader checks what it reads and raises a `ValueError` naming the file for a truncated or
+corrupt one, returning nothing partial:
+
+- IDX (MNIST, Fashion-MNIST), gzip-compressed or raw: `read_idx`;
+- CIFAR-10/100 python pickle batches: `read_cifar_batch` (a restricted unpickler that only
+  rebuilds NumPy arrays, never arbitrary objects);
+- ``.npz`` archives with ``x_train``, ``y_train``, ``x_test``, ``y_test``: `read_npz`;
+- a folder of images per class: `read_image_folder`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzip-compressed or raw.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The array, with the dtype and shape the header declares.
+
+    Raises:
+        ValueError: a bad magic number or a file shorter or longer than its header says.
+
+    Example:
+        ```python
+        y = kcnn.data.read_idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+        ```
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as error:
+        raise ValueError(f"Cannot read IDX file {path}: {error}") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file: bad magic number {raw[:4]!r}.")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated: its header needs {header} bytes.")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(
+            f"{path} has {len(raw)} bytes but its header (shape {shape}) needs {expected}: "
+            "the file is truncated or corrupt."
+        )
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and NumPy arrays only: a CIFAR batch needs nothing else."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+
+
+def read_cifar_batch(
+    path: str | os.PathLike, label_key: str = "labels"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR python batch (``data_batch_1``, ``test_batch``, CIFAR-100's ``train``).
+
+    Args:
+        path: the batch file.
+        label_key: ``"labels"`` (CIFAR-10), ``"fine_labels"`` or ``"coarse_labels"``
+            (CIFAR-100). Defaults to ``"labels"``.
+
+    Returns:
+        ``(images, labels)``: uint8 images ``(n, 32, 32, 3)`` and int labels ``(n,)``.
+
+    Raises:
+        ValueError: a truncated, corrupt or foreign file.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            batch = _ArrayUnpickler(f, encoding="bytes").load()
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"{path} is not a readable CIFAR batch (truncated or corrupt): {error}"
+        ) from error
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path} is not a CIFAR batch: it holds a {type(batch).__name__}.")
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    if "data" not in batch or label_key not in batch:
+        raise ValueError(
+            f"{path} is not a CIFAR batch with {label_key!r}: it has keys {sorted(batch)}."
+        )
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch[label_key], dtype="int64")
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(
+            f"{path}: 'data' must be uint8 rows of 3072 pixels; it is {data.dtype} {data.shape}."
+        )
+    if len(data) != len(labels):
+        raise ValueError(f"{path}: {len(data)} images but {len(labels)} labels.")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def read_cifar_meta(path: str | os.PathLike, key: str) -> list[str] | None:
+    """Class names from a CIFAR ``batches.meta`` / ``meta`` file, or None if absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            meta = _ArrayUnpickler(f, encoding="bytes").load()
+        names = meta.get(key.encode()) or meta.get(key)
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    except Exception:  # class names are a nicety: fall back to the built-in ones
+        return None
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` archive of ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    Optional keys: ``x_val``, ``y_val`` and ``class_names``. Pickled objects are refused.
+
+    Raises:
+        ValueError: a corrupt archive or missing keys.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable .npz archive: {error}") from error
+    except Exception as error:  # zipfile.BadZipFile and friends
+        raise ValueError(f"{path} is not a readable .npz archive: {error}") from error
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path} lacks {', '.join(missing)}: a data set archive needs x_train, y_train, "
+            f"x_test and y_test (x_val, y_val, class_names optional). It has: {sorted(arrays)}."
+        )
+    return arrays
+
+
+def read_image_folder(
+    path: str | os.PathLike, image_size: tuple[int, int] | None = None, color_mode: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read a folder with one sub-folder of images per class.
+
+    Classes and files are taken in sorted order, as `keras.utils.image_dataset_from_directory`
+    takes them. Files are read with Pillow (a matplotlib dependency), so this works the same
+    on every backend and without TensorFlow.
+
+    Args:
+        path: the folder; each sub-folder's name is a class name.
+        image_size: ``(height, width)`` to resize to. Defaults to the size of the first
+            image; images of other sizes are then an error.
+        color_mode: ``"grayscale"``, ``"rgb"`` or ``"auto"`` (grayscale when the first
+            image is). Defaults to ``"auto"``.
+
+    Returns:
+        ``(images, labels, class_names)`` with uint8 images ``(n, h, w, c)``.
+
+    Raises:
+        ValueError: no class folders, an empty class, an unreadable image, or mixed sizes.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{path} has no class sub-folders (one folder of images per class).")
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        found = sorted(f for f in (path / name).iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        if not found:
+            raise ValueError(f"Class folder {path / name} holds no images ({_IMAGE_SUFFIXES}).")
+        files += found
+        labels += [index] * len(found)
+    try:
+        with Image.open(files[0]) as first:
+            mode = first.mode
+            size = first.size[::-1]
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"Cannot read image {files[0]}: {error}") from error
+    if color_mode == "auto":
+        color_mode = "grayscale" if mode in ("L", "1", "I;16") else "rgb"
+    target = tuple(image_size) if image_size else size
+    images = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image = image.convert("L" if color_mode == "grayscale" else "RGB")
+                if image.size[::-1] != target:
+                    if not image_size:
+                        raise ValueError(
+                            f"{file} is {image.size[1]}x{image.size[0]} but the first image "
+                            f"is {target[0]}x{target[1]}; pass image_size= to resize."
+                        )
+                    image = image.resize(target[::-1], Image.BILINEAR)
+                images.append(np.asarray(image, dtype=np.uint8))
+        except (OSError, UnidentifiedImageError) as error:
+            raise ValueError(f"Cannot read image {file}: {error}") from error
+    x = np.stack(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    return x, np.asarray(labels, dtype="int64"), classes
