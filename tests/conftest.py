@@ -40,6 +40,25 @@ def backend() -> str:
     return keras.backend.backend()
 
 
+#: Python source that hides TensorFlow as if it were not installed: every import finder
+#: answers "not found" for it, so `importlib.util.find_spec("tensorflow")` is None and
+#: `import tensorflow` raises ModuleNotFoundError.
+BLOCK_TENSORFLOW = """
+import sys
+class _HideTensorFlow:
+    def __init__(self, finder):
+        self.finder = finder
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            return None
+        find = getattr(self.finder, "find_spec", None)
+        return find(name, path, target) if find else None
+    def __getattr__(self, attribute):
+        return getattr(self.finder, attribute)
+sys.meta_path[:] = [_HideTensorFlow(f) for f in sys.meta_path]
+"""
+
+
 def run_python(code: str, backend: str, timeout: float = 300, env: dict | None = None):
     """Run Python code in a fresh process with another Keras backend; return its JSON output.
 

@@ -1,6 +1,7 @@
-"""Tools that make a CNN's insides visible: parameter counts, curves, confusion matrices."""
+"""Tools that make a CNN's insides visible: parameter counts, curves, confusion matrices,
+augmentation galleries."""
 
 from kcnn.inspect.counts import count_params
-from kcnn.inspect.visualize import plot_confusion_matrix, plot_history
+from kcnn.inspect.visualize import augmentation_gallery, plot_confusion_matrix, plot_history
 
-__all__ = ["count_params", "plot_confusion_matrix", "plot_history"]
+__all__ = ["augmentation_gallery", "count_params", "plot_confusion_matrix", "plot_history"]

@@ -48,3 +48,16 @@ def test_count_params():
     assert counts["total"] == counts["trainable"] + counts["non_trainable"]
     with pytest.raises(TypeError, match="model must be a keras.Model"):
         kcnn.inspect.count_params("resnet20")
+
+
+def test_augmentation_gallery(tmp_path, fashion_mnist):
+    path = kcnn.inspect.augmentation_gallery(
+        fashion_mnist, "cutmix", tmp_path / "g.png", num_images=4, repeats=2
+    )
+    assert _png(tmp_path / "g.png") > 5000 and path.endswith("g.png")
+    digits = kcnn.data.load_dataset("digits")
+    with pytest.raises(ValueError, match="would break the labels of digits"):
+        kcnn.inspect.augmentation_gallery(digits, "flip_crop", tmp_path / "no.png")
+    assert not (tmp_path / "no.png").exists()
+    with pytest.raises(ValueError, match="num_images must be an integer >= 1"):
+        kcnn.inspect.augmentation_gallery(digits, "crop", tmp_path / "no.png", num_images=0)

@@ -1,0 +1,299 @@
+"""Augmentation policies that keep label meaning, built on Keras' augmentation layers.
+
+A policy is a `keras.layers.Pipeline` (not a ``Sequential``, which breaks inside ``tf.data``
+on the JAX and PyTorch backends). Each transform teaches the model an invariance, and is only
+allowed where the data set's labels survive it:
+
+| transform | layer | invariance it teaches | breaks labels of |
+|---|---|---|---|
+| ``crop`` | `RandomPadCrop` (pad 4, crop back) | small shifts of the object | none |
+| ``horizontal_flip`` | ``RandomFlip("horizontal")`` | left-right mirror symmetry | digits, MNIST |
+| ``vertical_flip`` | ``RandomFlip("vertical")`` | upside-down views | digits, (Fashion-)MNIST |
+| ``rotate`` | ``RandomRotation(0.04)`` (about 15 degrees) | slight tilts | none |
+| ``color`` | ``RandomColorJitter`` | lighting and colour casts | grayscale sets |
+| ``cutout`` | ``RandomErasing`` | occlusion: use the whole object | none |
+| ``randaugment`` | ``RandAugment`` (2 random ops) | a broad mix of the above | none |
+| ``mixup`` | ``MixUp`` | linear behaviour between classes | none (soft labels) |
+| ``cutmix`` | ``CutMix`` | patches of one class in another | none (soft labels) |
+
+Named policies: ``none``, ``crop``, ``flip_crop`` (the CIFAR standard: pad 4, random crop,
+horizontal flip), ``color``, ``cutout``, ``mixup``, ``cutmix``, ``randaugment``; or a list of
+transform names and Keras layers.
+
+References:
+    DeVries, Taylor. Improved regularization of convolutional neural networks with Cutout.
+    2017. Zhang et al. mixup: beyond empirical risk minimization. ICLR 2018. Yun et al.
+    CutMix: regularization strategy to train strong classifiers with localizable features.
+    ICCV 2019. Cubuk et al. RandAugment: practical automated data augmentation with a
+    reduced search space. NeurIPS 2020 workshops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import keras
+
+#: Named policies and the transforms they apply, in order.
+POLICIES = {
+    "none": (),
+    "crop": ("crop",),
+    "flip_crop": ("crop", "horizontal_flip"),
+    "color": ("color",),
+    "cutout": ("cutout",),
+    "mixup": ("mixup",),
+    "cutmix": ("cutmix",),
+    "randaugment": ("randaugment",),
+}
+
+#: Transforms that need a batch and one-hot labels, and produce soft labels.
+MIXING = ("mixup", "cutmix")
+
+#: transform -> the label rule it may break (see `kcnn.data.Dataset.label_rules`).
+_RULE_OF = {
+    "horizontal_flip": "horizontal_flip",
+    "vertical_flip": "vertical_flip",
+    "color": "color",
+}
+
+TRANSFORMS = (
+    "crop", "horizontal_flip", "vertical_flip", "rotate", "color", "cutout", "randaugment",
+    "mixup", "cutmix",
+)  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(package="kcnn")
+class RandomPadCrop(keras.layers.RandomTranslation):
+    """Pad each image by ``padding`` pixels and crop a random window of the original size.
+
+    The standard CIFAR augmentation (He et al. 2016). Unlike ``keras.layers.RandomCrop``,
+    which crops a whole batch at one location, every image gets its own offset, drawn
+    uniformly from the ``(2 * padding + 1) ** 2`` integer shifts, and the uncovered border is
+    ``fill_value``. Safe inside ``tf.data`` on every backend, like the Keras layer it extends.
+
+    Args:
+        padding: pixels added on each side before cropping, >= 1. Defaults to 4.
+        fill_value: value of the padded border. Defaults to 0.
+        seed: random seed. Defaults to None.
+        data_format: ``"channels_last"`` or ``"channels_first"``. Defaults to
+            ``keras.config.image_data_format()``.
+
+    Example:
+        ```python
+        crop = kcnn.data.RandomPadCrop(padding=4, seed=0)
+        shifted = crop(images, training=True)
+        ```
+    """
+
+    def __init__(self, padding=4, fill_value=0.0, seed=None, data_format=None, **kwargs):
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
+            raise ValueError(f"padding must be an integer >= 1. Received: padding={padding!r}")
+        super().__init__(
+            height_factor=0.1,
+            width_factor=0.1,
+            fill_mode="constant",
+            interpolation="nearest",
+            fill_value=fill_value,
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
+        )
+        self.padding = padding
+
+    def get_random_transformation(self, data, training=True, seed=None):
+        if not training:
+            return None
+        images = data["images"] if isinstance(data, dict) else data
+        shape = self.backend.shape(images)
+        batch = 1 if len(shape) == 3 else shape[0]
+        if seed is None:
+            seed = self._get_seed_generator(self.backend._backend)
+        shifts = self.backend.random.randint(
+            (batch, 2), -self.padding, self.padding + 1, dtype="int32", seed=seed
+        )
+        return {"translations": self.backend.cast(shifts, "float32"), "input_shape": shape}
+
+    def get_config(self):
+        config = {
+            key: value
+            for key, value in super().get_config().items()
+            if key not in ("height_factor", "width_factor", "fill_mode", "interpolation")
+        }
+        config["padding"] = self.padding
+        return config
+
+
+def _layer(transform: str, seed: int, value_range, image_shape, options: Mapping):
+    """One Keras layer for a transform name."""
+    if transform == "crop":
+        return RandomPadCrop(options.get("padding", 4), seed=seed, name="crop")
+    if transform in ("horizontal_flip", "vertical_flip"):
+        mode = transform.split("_")[0]
+        return keras.layers.RandomFlip(mode, seed=seed, name=transform)
+    if transform == "rotate":
+        return keras.layers.RandomRotation(
+            options.get("rotation", 0.04), fill_mode="constant", seed=seed, name="rotate"
+        )
+    if transform == "color":
+        return keras.layers.RandomColorJitter(
+            value_range=value_range,
+            brightness_factor=0.2,
+            contrast_factor=0.2,
+            saturation_factor=(0.5, 0.9),
+            hue_factor=0.05,
+            seed=seed,
+            name="color",
+        )
+    if transform == "cutout":
+        scale = options.get("cutout_scale", 0.25)
+        return keras.layers.RandomErasing(
+            factor=1.0,
+            scale=(scale, scale),
+            fill_value=float(value_range[0]),
+            value_range=value_range,
+            seed=seed,
+            name="cutout",
+        )
+    if transform == "randaugment":
+        return keras.layers.RandAugment(
+            value_range=value_range, num_ops=2, seed=seed, name="randaugment"
+        )
+    if transform == "mixup":
+        return keras.layers.MixUp(alpha=options.get("mixup_alpha", 0.2), seed=seed, name="mixup")
+    return keras.layers.CutMix(factor=options.get("cutmix_factor", 1.0), seed=seed, name="cutmix")
+
+
+def _check_options(options: Mapping, image_shape) -> None:
+    accepted = {"padding", "rotation", "cutout_scale", "mixup_alpha", "cutmix_factor"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise TypeError(f"Unknown augmentation option(s) {unknown}. Accepted: {sorted(accepted)}.")
+    padding = options.get("padding", 4)
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
+        raise ValueError(f"padding must be an integer >= 1. Received: padding={padding!r}")
+    if image_shape is not None:
+        channels_last = keras.config.image_data_format() == "channels_last"
+        height, width = image_shape[:2] if channels_last else image_shape[1:]
+        if padding >= min(height, width):
+            raise ValueError(
+                f"padding must be smaller than the image ({height}x{width}): a shift of "
+                f"{padding} pixels would move the whole image out. Received: padding={padding}"
+            )
+    for name, low, high in (
+        ("rotation", 0.0, 0.5),
+        ("cutout_scale", 0.0, 1.0),
+        ("mixup_alpha", 0.0, None),
+        ("cutmix_factor", 0.0, 1.0),
+    ):
+        if name not in options:
+            continue
+        value = options[name]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > low
+        ok = ok and (high is None or value <= high)
+        if not ok:
+            bound = f"in ({low}, {high}]" if high is not None else f"> {low}"
+            raise ValueError(f"{name} must be a number {bound}. Received: {name}={value!r}")
+
+
+def augmentation(
+    policy: str | Sequence = "flip_crop",
+    dataset=None,
+    *,
+    seed: int = 0,
+    allow: Sequence[str] = (),
+    value_range: tuple[float, float] = (0.0, 1.0),
+    **options,
+) -> keras.layers.Pipeline:
+    """Build an augmentation policy as a `keras.layers.Pipeline`.
+
+    Args:
+        policy: a name from `POLICIES`, or a list of transform names (`TRANSFORMS`) and
+            Keras layers. Defaults to ``"flip_crop"``.
+        dataset: a `kcnn.data.Dataset` (or its ``label_rules`` dict). Transforms that would
+            break its labels raise a ValueError that says why. Defaults to None (no check).
+        seed: base seed; each layer gets ``seed + its position``. Defaults to 0.
+        allow: label rules to override on purpose, e.g. ``("horizontal_flip",)``.
+            Defaults to none.
+        value_range: the range of pixel values. Defaults to ``(0.0, 1.0)``, kcnn's loaders'.
+        **options: ``padding`` (crop, default 4), ``rotation`` (fraction of a full turn,
+            default 0.04), ``cutout_scale`` (erased fraction of the area, default 0.25),
+            ``mixup_alpha`` (default 0.2), ``cutmix_factor`` (default 1.0).
+
+    Returns:
+        A `keras.layers.Pipeline`. Call it on a batch of images, or on
+        ``{"images": ..., "labels": ...}`` with one-hot labels when it mixes (see
+        `needs_one_hot`).
+
+    Raises:
+        ValueError: an unknown policy or transform, a transform that breaks the data set's
+            labels (unless allowed), or an option out of range.
+
+    Example:
+        ```python
+        data = kcnn.data.load_dataset("fashion_mnist")
+        augment = kcnn.data.augmentation("flip_crop", data, seed=0)   # horizontal flips: fine
+        kcnn.data.augmentation("flip_crop", kcnn.data.load_dataset("digits"))  # ValueError
+        ```
+    """
+    if isinstance(policy, str):
+        if policy not in POLICIES:
+            raise ValueError(
+                f"Unknown augmentation policy: policy={policy!r}. Named policies: "
+                f"{', '.join(POLICIES)}; or pass a list of transforms from {list(TRANSFORMS)}."
+            )
+        steps = list(POLICIES[policy])
+    elif isinstance(policy, Sequence):
+        steps = list(policy)
+    else:
+        raise TypeError(
+            "policy must be a policy name or a list of transform names and Keras layers. "
+            f"Received: {type(policy).__name__}"
+        )
+    for step in steps:
+        if not isinstance(step, (str, keras.layers.Layer)) or (
+            isinstance(step, str) and step not in TRANSFORMS
+        ):
+            raise ValueError(
+                f"Unknown transform {step!r} in policy. Transforms: {', '.join(TRANSFORMS)}, "
+                "or a keras.layers.Layer."
+            )
+    rules = getattr(dataset, "label_rules", dataset) or {}
+    if not isinstance(rules, Mapping):
+        raise TypeError(
+            f"dataset must be a kcnn.data.Dataset or a dict of label rules. Received: {dataset!r}"
+        )
+    unknown_allow = sorted(set(allow) - set(_RULE_OF.values()))
+    if unknown_allow:
+        raise ValueError(
+            f"allow names label rules to override: {sorted(set(_RULE_OF.values()))}. "
+            f"Received: allow={list(allow)}"
+        )
+    name = getattr(dataset, "name", "this data set")
+    for step in steps:
+        rule = _RULE_OF.get(step) if isinstance(step, str) else None
+        if rule in rules and rule not in allow:
+            raise ValueError(
+                f"{step!r} would break the labels of {name}: {rules[rule]}. "
+                f"Pass allow=({rule!r},) to apply it anyway."
+            )
+    image_shape = getattr(dataset, "input_shape", None)
+    _check_options(options, image_shape)
+    if len(value_range) != 2 or not value_range[0] < value_range[1]:
+        raise ValueError(f"value_range must be (low, high). Received: value_range={value_range!r}")
+    layers = [
+        _layer(step, seed + index, value_range, image_shape, options)
+        if isinstance(step, str)
+        else step
+        for index, step in enumerate(steps)
+    ]
+    label = policy if isinstance(policy, str) else "custom"
+    if not layers:  # Keras' Pipeline cannot run empty
+        layers = [keras.layers.Identity(name="identity")]
+    return keras.layers.Pipeline(layers, name=f"augment_{label}")
+
+
+def needs_one_hot(pipeline: keras.layers.Pipeline) -> bool:
+    """Whether a pipeline mixes images (MixUp, CutMix) and so needs one-hot, soft labels."""
+    return any(
+        isinstance(layer, (keras.layers.MixUp, keras.layers.CutMix)) for layer in pipeline.layers
+    )

@@ -1,0 +1,298 @@
+"""Input pipelines: ``tf.data`` on the host when TensorFlow is installed, on device otherwise.
+
+`make_pipeline` returns an `InputPipeline`, a `keras.utils.PyDataset` that ``model.fit``
+takes on every backend. Which path it runs is in its ``path`` attribute and its repr:
+
+- ``"tf.data"`` (TensorFlow installed): shuffle with a seed, batch, augment with
+  ``num_parallel_calls=AUTOTUNE``, normalise, prefetch, optionally cache; Keras'
+  augmentation layers switch to TensorFlow ops inside ``tf.data`` whatever the backend.
+  ``pipeline.dataset`` is the ``tf.data.Dataset`` itself, for the TensorFlow backend's
+  fastest path or for your own ``tf.data`` code.
+- ``"device"`` (no TensorFlow: a JAX or PyTorch install, a GPU machine): NumPy batching with a
+  seeded permutation per epoch; the same augmentation layers run on each training batch with
+  the backend's own ops, so on the accelerator when there is one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+
+import keras
+import numpy as np
+
+from kcnn.data.augment import augmentation, needs_one_hot
+
+PATHS = ("auto", "tf.data", "device")
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow can be imported (without importing it)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"] is not None
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of a set of images (the training split)."""
+    axes = tuple(i for i in range(x.ndim) if i != _channel_axis(x.ndim))
+    mean = x.mean(axis=axes, dtype="float64").astype("float32")
+    std = x.std(axis=axes, dtype="float64").astype("float32")
+    return mean, np.maximum(std, 1e-7)
+
+
+def _channel_axis(ndim: int) -> int:
+    return ndim - 1 if keras.config.image_data_format() == "channels_last" else 1
+
+
+def _check_arrays(x, y, num_classes):
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"x must be float images in [0, 1] (see kcnn.data.load_dataset). Received dtype "
+            f"{x.dtype}."
+        )
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch of images (n, h, w, c). Received shape {x.shape}.")
+    if len(x) == 0:
+        raise ValueError("x is empty: a pipeline needs at least one image.")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} images, {len(y)} labels.")
+    if y.ndim != 1 or y.dtype.kind not in "ui":
+        raise ValueError(
+            f"y must be integer class indices shaped (n,). Received dtype {y.dtype}, "
+            f"shape {y.shape}."
+        )
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite pixels.")
+    if num_classes is not None and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(
+            f"y must be in [0, {num_classes}). Received labels from {int(y.min())} to "
+            f"{int(y.max())}."
+        )
+    return x.astype("float32", copy=False), y.astype("int32", copy=False)
+
+
+class InputPipeline(keras.utils.PyDataset):
+    """Batches of ``(images, labels)`` for ``model.fit``; see `make_pipeline`.
+
+    Attributes:
+        path: ``"tf.data"`` or ``"device"``.
+        dataset: the ``tf.data.Dataset`` (tf.data path) or None.
+        augment: the augmentation `keras.layers.Pipeline`, or None.
+        one_hot: whether labels are one-hot (soft after MixUp/CutMix).
+        mean, std: the per-channel normalisation, or None.
+    """
+
+    def __init__(
+        self, x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
+        drop_remainder, path, cache, deterministic,
+    ):  # fmt: skip
+        super().__init__()
+        self.deterministic = deterministic
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.augment = augment
+        self.one_hot = one_hot
+        self.num_classes = num_classes
+        self.shuffle = shuffle
+        self.seed = seed
+        self.mean, self.std = mean, std
+        self.drop_remainder = drop_remainder
+        self.path = path
+        self.epoch = 0
+        self._lock = threading.Lock()
+        self._iterator = None
+        self._order = None
+        self.dataset = self._build_tf_data(cache) if path == "tf.data" else None
+
+    # -- the tf.data path --------------------------------------------------------------------
+    def _build_tf_data(self, cache: bool):
+        import tensorflow as tf
+
+        ds = tf.data.Dataset.from_tensor_slices((self.x, self.y))
+        if cache:
+            ds = ds.cache()
+        if self.shuffle:
+            ds = ds.shuffle(len(self.x), seed=self.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
+        if self.augment is not None:
+            # Keras' augmentation layers draw from a stateful generator: calls running in
+            # parallel would take its numbers in a racy order, so reproducible batches need
+            # one augmentation call at a time. deterministic=False trades that for speed.
+            parallel = None if self.deterministic else tf.data.AUTOTUNE
+            ds = ds.map(self._augment_tf, num_parallel_calls=parallel)
+        ds = ds.map(self._finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _augment_tf(self, x, y):
+        """Augment one batch inside tf.data (Keras' layers switch to TF ops there)."""
+        import tensorflow as tf
+
+        y = tf.one_hot(y, self.num_classes) if self.one_hot else y
+        out = self.augment({"images": x, "labels": y}, training=True)
+        return out["images"], out["labels"]
+
+    def _finish(self, x, y):
+        """Normalise one batch (and one-hot its labels if augmentation did not)."""
+        import tensorflow as tf
+
+        if self.one_hot and self.augment is None:
+            y = tf.one_hot(y, self.num_classes)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return x, y
+
+    # -- PyDataset ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.x), self.batch_size)
+        return full + (1 if rest and not self.drop_remainder else 0)
+
+    def __getitem__(self, index: int):
+        if self.path == "tf.data":
+            with self._lock:
+                if index == 0 or self._iterator is None:
+                    self._iterator = iter(self.dataset)
+                x, y = next(self._iterator)
+            return x.numpy(), y.numpy()
+        if index == 0 or self._order is None:
+            self._order = self._permutation()
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = keras.ops.convert_to_tensor(self.x[chosen])
+        y = keras.ops.convert_to_tensor(self.y[chosen])
+        y = keras.ops.one_hot(y, self.num_classes) if self.one_hot else y
+        if self.augment is not None:
+            out = self.augment({"images": x, "labels": y}, training=True)
+            x, y = out["images"], out["labels"]
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return x, y
+
+    def _permutation(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.x))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = None
+        self._iterator = None
+
+    def __iter__(self):
+        for index in range(len(self)):
+            yield self[index]
+        self.on_epoch_end()
+
+    def __repr__(self) -> str:
+        policy = self.augment.name.removeprefix("augment_") if self.augment else "none"
+        normalize = "per-channel" if self.mean is not None else "none"
+        return (
+            f"InputPipeline(path={self.path!r}, images={len(self.x)}, "
+            f"batch_size={self.batch_size}, batches={len(self)}, augment={policy!r}, "
+            f"one_hot={self.one_hot}, shuffle={self.shuffle}, normalize={normalize!r})"
+        )
+
+
+def make_pipeline(
+    x,
+    y,
+    batch_size: int = 64,
+    augment=None,
+    *,
+    dataset=None,
+    num_classes: int | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    normalize=False,
+    cache: bool = False,
+    drop_remainder: bool = False,
+    path: str = "auto",
+    deterministic: bool = True,
+) -> InputPipeline:
+    """Make a batched, optionally augmented and normalised input pipeline.
+
+    Args:
+        x: float images in [0, 1], shaped ``(n, h, w, c)``.
+        y: integer labels ``(n,)``.
+        batch_size: images per batch, >= 1. Defaults to 64.
+        augment: a policy name or list for `augmentation`, a ready `keras.layers.Pipeline`,
+            or None. Defaults to None.
+        dataset: the `kcnn.data.Dataset` the arrays come from; its label rules are checked
+            and its ``num_classes`` used. Defaults to None.
+        num_classes: number of classes, needed for one-hot labels. Defaults to the
+            dataset's, else ``max(y) + 1``.
+        shuffle: reshuffle every epoch with ``seed``. Defaults to True.
+        seed: seed of the shuffle and the augmentation. Defaults to 0.
+        normalize: False, True (per-channel mean and std of ``x``: pass the training split),
+            or ``(mean, std)`` computed elsewhere (use the training pipeline's ``mean`` and
+            ``std`` for validation and test). Defaults to False.
+        cache: cache the decoded examples in memory (tf.data path). Defaults to False.
+        drop_remainder: drop the last, smaller batch. Defaults to False.
+        path: ``"auto"`` (tf.data when TensorFlow is installed), ``"tf.data"`` or
+            ``"device"``. Defaults to ``"auto"``.
+        deterministic: the same seed gives the same batches. On the tf.data path this runs
+            the augmentation of one batch at a time (normalisation stays parallel);
+            False augments batches in parallel, in a racy random order. Defaults to True.
+
+    Returns:
+        An `InputPipeline`, to pass to ``model.fit`` directly.
+
+    Raises:
+        ValueError: non-float images, a length mismatch, NaN pixels, labels out of range, an
+            empty ``x``, a batch size < 1, an unknown path or policy.
+        ImportError: ``path="tf.data"`` without TensorFlow.
+
+    Example:
+        ```python
+        data = kcnn.data.load_dataset("fashion_mnist")
+        train = kcnn.data.make_pipeline(data.x_train, data.y_train, 128, "flip_crop",
+                                        dataset=data, normalize=True)
+        val = kcnn.data.make_pipeline(data.x_val, data.y_val, 256, shuffle=False,
+                                      normalize=(train.mean, train.std))
+        model.fit(train, validation_data=val, epochs=10)
+        ```
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}")
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {list(PATHS)}. Received: path={path!r}")
+    if num_classes is None and dataset is not None:
+        num_classes = dataset.num_classes
+    x, y = _check_arrays(x, y, num_classes)
+    num_classes = int(y.max()) + 1 if num_classes is None else num_classes
+    if augment is not None and not isinstance(augment, keras.layers.Pipeline):
+        augment = augmentation(augment, dataset, seed=seed)
+    one_hot = augment is not None and needs_one_hot(augment)
+    if augment is not None and all(
+        isinstance(layer, keras.layers.Identity) for layer in augment.layers
+    ):
+        augment = None  # the "none" policy
+    if normalize is True:
+        mean, std = channel_stats(x)
+    elif normalize is False or normalize is None:
+        mean = std = None
+    else:
+        try:
+            mean, std = (np.asarray(v, dtype="float32") for v in normalize)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"normalize must be True, False or (mean, std). Received: {normalize!r}"
+            ) from None
+    if mean is not None:
+        shape = [1] * x.ndim
+        shape[_channel_axis(x.ndim)] = x.shape[_channel_axis(x.ndim)]
+        mean, std = mean.reshape(shape[1:]), std.reshape(shape[1:])
+    if path == "auto":
+        path = "tf.data" if tensorflow_available() else "device"
+    if path == "tf.data" and not tensorflow_available():
+        raise ImportError(
+            "path='tf.data' needs TensorFlow: pip install 'kcnn[tensorflow]', or use path='device'."
+        )
+    return InputPipeline(
+        x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
+        drop_remainder, path, cache, deterministic,
+    )  # fmt: skip
