@@ -29,7 +29,6 @@ def _ints(count: int, example: str):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    # Only Keras-free modules here, so that `kcnn --help` answers at once.
     from kcnn.data.datasets import DATASETS
 
     parser = argparse.ArgumentParser(

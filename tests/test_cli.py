@@ -68,12 +68,6 @@ def test_console_script_help():
         assert command in done.stdout
 
 
-def test_help_does_not_import_keras():
-    code = "import sys; from kcnn import cli; cli._build_parser(); print('keras' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
-
-
 def test_train_unknown_optimizer_lists_the_accepted_ones(tmp_path, capsys):
     assert cli.main(["train", "--optimizer", "lion", "--out", str(tmp_path)]) == 2
     assert "optimizer must be one of ['adam', 'adamw', 'sgd']" in capsys.readouterr().err

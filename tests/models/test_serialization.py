@@ -71,3 +71,21 @@ def test_weights_saved_here_load_on_the_other_backends(saved_weights, backend, o
     assert set(result["worst"]) == set(SMALL_KWARGS)
     for name, error in result["worst"].items():
         assert error <= 1e-5, f"{name}: max |difference| {error} from {backend} to {other_backend}"
+
+
+_LOAD_AFTER_IMPORT = """
+import json, keras, numpy as np
+import kcnn  # nothing else: the custom layers must be registered by this import alone
+model = keras.saving.load_model({path!r}, safe_mode=True)
+print(json.dumps([layer.__class__.__name__ for layer in model.layers]))
+"""
+
+
+def test_keras_files_load_in_a_process_that_only_imported_kcnn(tmp_path, backend):
+    inputs = keras.Input((16, 16, 3))
+    x = kcnn.data.RandomPadCrop(2)(inputs)
+    features = kcnn.build_model("resnet20", input_shape=(16, 16, 3), include_top=False)(x)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(features))
+    model.save(tmp_path / "m.keras")
+    names = run_python(_LOAD_AFTER_IMPORT.format(path=str(tmp_path / "m.keras")), backend)
+    assert "RandomPadCrop" in names
