@@ -70,6 +70,12 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_ints(2, "28,28"),
         help="resize images to HEIGHT,WIDTH, e.g. 28,28 (default: native size)",
     )
+    train.add_argument(
+        "--augment",
+        help="augmentation policy (none, crop, flip_crop, color, cutout, mixup, cutmix, "
+        "randaugment) or comma-separated transforms, e.g. crop,cutout (default: none); "
+        "transforms that break the data set's labels are refused",
+    )
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     train.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
@@ -144,6 +150,7 @@ def _cmd_train(args) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         optimizer=args.optimizer,
+        augment=args.augment.split(",") if args.augment and "," in args.augment else args.augment,
         seed=args.seed,
         verbose=args.verbose,
     )

@@ -90,3 +90,12 @@ def test_train_on_a_npz_file_resized(tmp_path, capsys):
     assert "input_shape=(8, 8, 1), num_classes=2" in capsys.readouterr().out
     assert cli.main(["train", "--dataset", "cifar5", "--out", str(tmp_path / "r")]) == 2
     assert "Unknown data set: name='cifar5'" in capsys.readouterr().err
+
+
+def test_train_with_augmentation(tmp_path, capsys):
+    args = ["train", "--model", "mlp", "--epochs", "1", "--augment", "crop,cutout"]
+    assert cli.main([*args, "--out", str(tmp_path), "--verbose", "0"]) == 0
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "config.json").read_text())["augment"] == ["crop", "cutout"]
+    assert cli.main(["train", "--augment", "flip_crop", "--out", str(tmp_path / "no")]) == 2
+    assert "would break the labels of digits" in capsys.readouterr().err

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from kcnn.data.datasets import Dataset
+from kcnn.data.pipeline import make_pipeline
 from kcnn.inspect.counts import count_params
 from kcnn.inspect.visualize import plot_confusion_matrix, plot_history
 
@@ -42,6 +43,10 @@ class TrainConfig:
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (with Nesterov momentum 0.9).
             Defaults to ``"adam"``.
         weight_decay: decoupled weight decay for ``adamw``. Defaults to 1e-4.
+        augment: an augmentation policy name or a list of transform names (see
+            `kcnn.data.augmentation`), checked against the data set's label rules; MixUp
+            and CutMix switch the loss to categorical cross-entropy on one-hot labels.
+            Defaults to None.
         seed: seeds Keras, NumPy and Python's random module
             (`keras.utils.set_random_seed`). Defaults to 0.
         verbose: Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch.
@@ -53,6 +58,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     optimizer: str = "adam"
     weight_decay: float = 1e-4
+    augment: str | list | None = None
     seed: int = 0
     verbose: int = 1
 
@@ -66,6 +72,17 @@ class TrainConfig:
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ValueError(
                 f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}"
+            )
+        if self.augment is not None and not (
+            isinstance(self.augment, str)
+            or (
+                isinstance(self.augment, (list, tuple))
+                and all(isinstance(t, str) for t in self.augment)
+            )
+        ):
+            raise ValueError(
+                "augment must be a policy name or a list of transform names. "
+                f"Received: augment={self.augment!r}"
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
@@ -188,22 +205,31 @@ def fit(
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
     check_data(model, data.x_train, data.y_train, "x_train")
-    validation = None
     if len(data.x_val):
         check_data(model, data.x_val, data.y_val, "x_val")
-        validation = (data.x_val, data.y_val)
+    train, batch_size, one_hot = (data.x_train, data.y_train), config.batch_size, False
+    if config.augment is not None:
+        pipeline = make_pipeline(
+            data.x_train, data.y_train, config.batch_size, config.augment,
+            dataset=data, num_classes=int(model.output_shape[-1]), seed=config.seed,
+        )  # fmt: skip
+        train, batch_size, one_hot = (pipeline,), None, pipeline.one_hot
 
+    def labels(y):
+        """Soft-label policies train on one-hot labels, so they are scored on them too."""
+        return keras.utils.to_categorical(y, int(model.output_shape[-1])) if one_hot else y
+
+    validation = (data.x_val, labels(data.y_val)) if len(data.x_val) else None
     keras.utils.set_random_seed(config.seed)
     model.compile(
         optimizer=make_optimizer(config),
-        loss="sparse_categorical_crossentropy",
+        loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     start = time.perf_counter()
     history = model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=config.batch_size,
+        *train,
+        batch_size=batch_size,
         epochs=config.epochs,
         validation_data=validation,
         callbacks=callbacks,
@@ -222,7 +248,7 @@ def fit(
     if len(data.x_test):
         check_data(model, data.x_test, data.y_test, "x_test")
         test_loss, test_accuracy = model.evaluate(
-            data.x_test, data.y_test, batch_size=config.batch_size, verbose=0
+            data.x_test, labels(data.y_test), batch_size=config.batch_size, verbose=0
         )
         y_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
         plot_confusion_matrix(

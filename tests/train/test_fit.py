@@ -117,3 +117,25 @@ def test_batchnorm_momentum_makes_evaluate_right_after_one_short_epoch(fashion_m
     assert test_accuracy >= train_accuracy - 0.02, results
     stale_train, stale_test = results[0.99]
     assert stale_test < stale_train - 0.15, results  # what the default avoids
+
+
+@pytest.mark.learning
+def test_mixup_switches_to_categorical_loss_and_still_learns(tmp_path):
+    data = kcnn.data.load_dataset("digits", image_size=(16, 16))
+    model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
+    config = TrainConfig(epochs=6, augment="mixup", verbose=0)
+    history, run = kcnn.train.fit(model, data, config, run_dir=tmp_path)
+    assert model.loss == "categorical_crossentropy"
+    assert max(history.history["val_accuracy"]) > 0.85
+    assert json.loads((run / "config.json").read_text())["augment"] == "mixup"
+    assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.85
+
+
+def test_label_breaking_augmentation_is_refused_before_training(tmp_path):
+    data = kcnn.data.load_dataset("digits")
+    model = kcnn.build_model("mlp", input_shape=data.input_shape)
+    with pytest.raises(ValueError, match="would break the labels of digits"):
+        kcnn.train.fit(model, data, TrainConfig(augment="flip_crop", verbose=0), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="augment must be a policy name"):
+        TrainConfig(augment=3)
