@@ -61,6 +61,9 @@ for data in (digits, fashion):
 # | `cutmix` | `CutMix` | a patch of one class in another; soft labels |
 # | `randaugment` | `RandAugment`, 2 random ops | a broad mix of geometric and photometric changes |
 #
+# Custom lists combine transforms, and Keras layers: `["crop", "horizontal_flip", "cutout"]`,
+# or `["resized_crop", "horizontal_flip"]` for ImageNet-style `RandomResizedCrop`.
+#
 # `kcnn.inspect.augmentation_gallery` shows the originals in the top row and three
 # augmented versions below.
 

@@ -1,6 +1,13 @@
 """Data sets, augmentation policies and input pipelines."""
 
-from kcnn.data.augment import POLICIES, TRANSFORMS, RandomPadCrop, augmentation, needs_one_hot
+from kcnn.data.augment import (
+    POLICIES,
+    TRANSFORMS,
+    RandomPadCrop,
+    RandomResizedCrop,
+    augmentation,
+    needs_one_hot,
+)
 from kcnn.data.datasets import DATASETS, Dataset, load_dataset
 from kcnn.data.formats import read_cifar_batch, read_idx, read_image_folder, read_npz
 from kcnn.data.pipeline import InputPipeline, channel_stats, make_pipeline
@@ -12,6 +19,7 @@ __all__ = [
     "Dataset",
     "InputPipeline",
     "RandomPadCrop",
+    "RandomResizedCrop",
     "augmentation",
     "channel_stats",
     "load_dataset",

@@ -7,6 +7,7 @@ allowed where the data set's labels survive it:
 | transform | layer | invariance it teaches | breaks labels of |
 |---|---|---|---|
 | ``crop`` | `RandomPadCrop` (pad 4, crop back) | small shifts of the object | none |
+| ``resized_crop`` | `RandomResizedCrop` | scale and framing (ImageNet style) | none |
 | ``horizontal_flip`` | ``RandomFlip("horizontal")`` | left-right mirror symmetry | digits, MNIST |
 | ``vertical_flip`` | ``RandomFlip("vertical")`` | upside-down views | digits, (Fashion-)MNIST |
 | ``rotate`` | ``RandomRotation(0.04)`` (about 15 degrees) | slight tilts | none |
@@ -30,6 +31,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -57,8 +59,8 @@ _RULE_OF = {
 }
 
 TRANSFORMS = (
-    "crop", "horizontal_flip", "vertical_flip", "rotate", "color", "cutout", "randaugment",
-    "mixup", "cutmix",
+    "crop", "resized_crop", "horizontal_flip", "vertical_flip", "rotate", "color", "cutout",
+    "randaugment", "mixup", "cutmix",
 )  # fmt: skip
 
 
@@ -123,6 +125,111 @@ class RandomPadCrop(keras.layers.RandomTranslation):
         return config
 
 
+@keras.saving.register_keras_serializable(package="kcnn")
+class RandomResizedCrop(keras.layers.RandomZoom):
+    """Crop a random region of random area and aspect ratio, resized back to the image size.
+
+    The ImageNet augmentation of Inception and torchvision's ``RandomResizedCrop``: per
+    image, an area fraction is drawn from ``scale`` and an aspect ratio log-uniformly from
+    ``ratio``; the region (clipped to the image) is placed uniformly and resampled
+    bilinearly to the input's height and width. Keras 3 has no such layer; this one extends
+    ``keras.layers.RandomZoom``, so it is safe inside ``tf.data`` on every backend.
+
+    Args:
+        scale: range of the cropped area as a fraction of the image, within (0, 1].
+            Defaults to ``(0.08, 1.0)``.
+        ratio: range of the crop's width/height. Defaults to ``(3/4, 4/3)``.
+        interpolation: ``"bilinear"`` or ``"nearest"``. Defaults to ``"bilinear"``.
+        seed: random seed. Defaults to None.
+        data_format: ``"channels_last"`` or ``"channels_first"``. Defaults to
+            ``keras.config.image_data_format()``.
+
+    References:
+        Szegedy et al. Going deeper with convolutions. CVPR 2015.
+    """
+
+    def __init__(
+        self,
+        scale=(0.08, 1.0),
+        ratio=(3 / 4, 4 / 3),
+        interpolation="bilinear",
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        scale, ratio = tuple(scale), tuple(ratio)
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f"scale must be (low, high) within (0, 1]. Received: scale={scale}")
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"ratio must be (low, high) with 0 < low <= high. Received: {ratio}")
+        super().__init__(
+            height_factor=0.1,
+            interpolation=interpolation,
+            fill_mode="reflect",
+            seed=seed,
+            data_format=data_format,
+            **kwargs,
+        )
+        self.scale, self.ratio = scale, ratio
+
+    def get_random_transformation(self, data, training=True, seed=None):
+        if not training:
+            return None
+        b = self.backend
+        images = data["images"] if isinstance(data, dict) else data
+        shape = b.shape(images)
+        batch = 1 if len(shape) == 3 else shape[0]
+        if self.data_format == "channels_first":
+            height, width = shape[-2], shape[-1]
+        else:
+            height, width = shape[-3], shape[-2]
+        if seed is None:
+            seed = self._get_seed_generator(b._backend)
+        h, w = b.cast(height, "float32"), b.cast(width, "float32")
+        area = b.random.uniform((batch, 1), self.scale[0], self.scale[1], seed=seed) * h * w
+        log_ratio = b.random.uniform(
+            (batch, 1), math.log(self.ratio[0]), math.log(self.ratio[1]), seed=seed
+        )
+        aspect = b.numpy.exp(log_ratio)
+        crop_w = b.numpy.clip(b.numpy.sqrt(area * aspect), 1.0, w)
+        crop_h = b.numpy.clip(b.numpy.sqrt(area / aspect), 1.0, h)
+        left = b.random.uniform((batch, 1), 0.0, 1.0, seed=seed) * (w - crop_w)
+        top = b.random.uniform((batch, 1), 0.0, 1.0, seed=seed) * (h - crop_h)
+        sx, sy = crop_w / w, crop_h / h
+        zeros = b.numpy.zeros((batch, 1))
+        # output pixel (x, y) samples input (sx * x + ox, sy * y + oy), pixel centres aligned
+        matrix = b.numpy.concatenate(
+            [sx, zeros, left + 0.5 * (sx - 1.0), zeros, sy, top + 0.5 * (sy - 1.0), zeros, zeros],
+            axis=1,
+        )
+        return {"matrix": b.cast(matrix, "float32")}
+
+    def transform_images(self, images, transformation, training=True):
+        images = self.backend.cast(images, self.compute_dtype)
+        if not training or transformation is None:
+            return images
+        unbatched = len(self.backend.shape(images)) == 3
+        if unbatched:
+            images = self.backend.numpy.expand_dims(images, axis=0)
+        out = self.backend.image.affine_transform(
+            images,
+            transform=transformation["matrix"],
+            interpolation=self.interpolation,
+            fill_mode="nearest",
+            data_format=self.data_format,
+        )
+        return self.backend.numpy.squeeze(out, axis=0) if unbatched else out
+
+    def get_config(self):
+        config = {
+            key: value
+            for key, value in super().get_config().items()
+            if key not in ("height_factor", "width_factor", "fill_mode", "fill_value")
+        }
+        config.update(scale=self.scale, ratio=self.ratio)
+        return config
+
+
 def _layer(transform: str, seed: int, value_range, image_shape, options: Mapping):
     """One Keras layer for a transform name."""
     if transform == "crop":
@@ -130,6 +237,8 @@ def _layer(transform: str, seed: int, value_range, image_shape, options: Mapping
     if transform in ("horizontal_flip", "vertical_flip"):
         mode = transform.split("_")[0]
         return keras.layers.RandomFlip(mode, seed=seed, name=transform)
+    if transform == "resized_crop":
+        return RandomResizedCrop(options.get("scale", (0.08, 1.0)), seed=seed, name="resized_crop")
     if transform == "rotate":
         return keras.layers.RandomRotation(
             options.get("rotation", 0.04), fill_mode="constant", seed=seed, name="rotate"
@@ -164,7 +273,7 @@ def _layer(transform: str, seed: int, value_range, image_shape, options: Mapping
 
 
 def _check_options(options: Mapping, image_shape) -> None:
-    accepted = {"padding", "rotation", "cutout_scale", "mixup_alpha", "cutmix_factor"}
+    accepted = {"padding", "scale", "rotation", "cutout_scale", "mixup_alpha", "cutmix_factor"}
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise TypeError(f"Unknown augmentation option(s) {unknown}. Accepted: {sorted(accepted)}.")
@@ -215,7 +324,8 @@ def augmentation(
         allow: label rules to override on purpose, e.g. ``("horizontal_flip",)``.
             Defaults to none.
         value_range: the range of pixel values. Defaults to ``(0.0, 1.0)``, kcnn's loaders'.
-        **options: ``padding`` (crop, default 4), ``rotation`` (fraction of a full turn,
+        **options: ``padding`` (crop, default 4), ``scale`` (resized_crop's area range,
+            default (0.08, 1.0)), ``rotation`` (fraction of a full turn,
             default 0.04), ``cutout_scale`` (erased fraction of the area, default 0.25),
             ``mixup_alpha`` (default 0.2), ``cutmix_factor`` (default 1.0).
 

@@ -113,3 +113,27 @@ def test_custom_list_mixes_names_and_keras_layers():
     pipeline = augmentation(["crop", rotate], {}, seed=5)
     assert [type(layer) for layer in pipeline.layers] == [RandomPadCrop, type(rotate)]
     assert pipeline.name == "augment_custom"
+
+
+def test_random_resized_crop_zooms_into_a_region():
+    from kcnn.data import RandomResizedCrop
+
+    x = images((16, 16, 3), n=6)
+    whole = RandomResizedCrop(scale=(1.0, 1.0), ratio=(1.0, 1.0), seed=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(whole(x, training=True)), x, atol=1e-5)
+    # a horizontal ramp stays a ramp; a crop of a quarter of the area at ratio 1 has half
+    # the width, so neighbouring output pixels differ by half as much (the outermost
+    # columns may sample a quarter pixel beyond the border, where the edge value repeats)
+    ramp = np.tile(np.arange(16, dtype="float32")[None, None, :, None], (6, 16, 1, 3)) / 16
+    quarter = RandomResizedCrop(scale=(0.25, 0.25), ratio=(1.0, 1.0), seed=1)
+    out = keras.ops.convert_to_numpy(quarter(ramp, training=True))
+    np.testing.assert_allclose(np.diff(out[:, :, 1:-1], axis=2), 0.5 / 16, atol=1e-4)
+    offsets = out[:, 0, 0, 0]
+    assert len(np.unique(offsets.round(4))) > 1  # each image has its own window
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(quarter(ramp, training=False)), ramp)
+    config = RandomResizedCrop.from_config(quarter.get_config()).get_config()
+    assert config["scale"] == (0.25, 0.25) and config["ratio"] == (1.0, 1.0)
+    with pytest.raises(ValueError, match=r"scale must be \(low, high\) within \(0, 1\]"):
+        RandomResizedCrop(scale=(0.5, 2.0))
+    pipeline = augmentation(["resized_crop", "horizontal_flip"], {}, scale=(0.5, 1.0))
+    assert pipeline.layers[0].scale == (0.5, 1.0)
