@@ -33,8 +33,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import keras
+
+if TYPE_CHECKING:
+    from kcnn.data.datasets import Dataset
 
 #: Named policies and the transforms they apply, in order.
 POLICIES = {
@@ -87,7 +91,14 @@ class RandomPadCrop(keras.layers.RandomTranslation):
         ```
     """
 
-    def __init__(self, padding=4, fill_value=0.0, seed=None, data_format=None, **kwargs):
+    def __init__(
+        self,
+        padding: int = 4,
+        fill_value: float = 0.0,
+        seed: int | None = None,
+        data_format: str | None = None,
+        **kwargs,
+    ):
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
             raise ValueError(f"padding must be an integer >= 1. Received: padding={padding!r}")
         super().__init__(
@@ -150,11 +161,11 @@ class RandomResizedCrop(keras.layers.RandomZoom):
 
     def __init__(
         self,
-        scale=(0.08, 1.0),
-        ratio=(3 / 4, 4 / 3),
-        interpolation="bilinear",
-        seed=None,
-        data_format=None,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        data_format: str | None = None,
         **kwargs,
     ):
         scale, ratio = tuple(scale), tuple(ratio)
@@ -306,12 +317,12 @@ def _check_options(options: Mapping, image_shape) -> None:
 
 def augmentation(
     policy: str | Sequence = "flip_crop",
-    dataset=None,
+    dataset: Dataset | Mapping | None = None,
     *,
     seed: int = 0,
     allow: Sequence[str] = (),
     value_range: tuple[float, float] = (0.0, 1.0),
-    **options,
+    **options: float | int | tuple,
 ) -> keras.layers.Pipeline:
     """Build an augmentation policy as a `keras.layers.Pipeline`.
 

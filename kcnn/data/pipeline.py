@@ -18,11 +18,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from kcnn.data.augment import augmentation, needs_one_hot
+
+if TYPE_CHECKING:
+    from kcnn.data.datasets import Dataset
 
 PATHS = ("auto", "tf.data", "device")
 
@@ -198,16 +203,16 @@ class InputPipeline(keras.utils.PyDataset):
 
 
 def make_pipeline(
-    x,
-    y,
+    x: np.ndarray,
+    y: np.ndarray,
     batch_size: int = 64,
-    augment=None,
+    augment: str | Sequence | keras.layers.Pipeline | None = None,
     *,
-    dataset=None,
+    dataset: Dataset | None = None,
     num_classes: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
-    normalize=False,
+    normalize: bool | tuple = False,
     cache: bool = False,
     drop_remainder: bool = False,
     path: str = "auto",

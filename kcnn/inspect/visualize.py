@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from kcnn.data.datasets import Dataset
 
 
 def _pyplot():
@@ -156,8 +160,8 @@ def plot_confusion_matrix(
 
 
 def augmentation_gallery(
-    dataset,
-    policy="flip_crop",
+    dataset: Dataset,
+    policy: str | Sequence = "flip_crop",
     path: str | os.PathLike = "augmentation.png",
     num_images: int = 8,
     repeats: int = 3,
