@@ -4,8 +4,9 @@ For each backend (one subprocess each), on real Fashion-MNIST images:
 
 - the input pipeline's throughput for every policy, on the path `make_pipeline` picks
   (``tf.data`` when TensorFlow is installed): batches pulled from ``pipeline.dataset`` (what
-  the TensorFlow backend's ``fit`` consumes) and through the `InputPipeline` itself (what
-  ``model.fit`` gets on JAX and PyTorch);
+  the TensorFlow backend's ``fit`` consumes), through the `InputPipeline` itself (what
+  ``model.fit`` gets on JAX and PyTorch), and from ``pipeline.dataset`` built with
+  ``deterministic=False`` ("parallel": batches augmented in parallel, not reproducible);
 - the training throughput of SimpleCNN and ResNet-20 (``model.fit`` on NumPy arrays,
   after a warm-up epoch that absorbs compilation).
 
@@ -52,8 +53,11 @@ def _measure(backend_config: dict) -> dict:
     x, y = data.x_train[:n], data.y_train[:n]
 
     def pipeline_rate(policy: str, through: str) -> float:
-        pipe = kcnn.data.make_pipeline(x, y, batch, policy, dataset=data, seed=0)
-        if through == "dataset" and pipe.dataset is not None:
+        deterministic = through != "parallel"
+        pipe = kcnn.data.make_pipeline(
+            x, y, batch, policy, dataset=data, seed=0, deterministic=deterministic
+        )
+        if through in ("dataset", "parallel") and pipe.dataset is not None:
             iterator = iter(pipe.dataset)
             next(iterator)  # warm-up: tracing and the first prefetch
             start, count = time.perf_counter(), 0
@@ -85,7 +89,7 @@ def _measure(backend_config: dict) -> dict:
     path = None
     for _ in range(backend_config["repeats"]):
         for policy in backend_config["policies"]:
-            for through in ("dataset", "pipeline"):
+            for through in ("dataset", "pipeline", "parallel"):
                 rate, path = pipeline_rate(policy, through)
                 samples.setdefault(f"{through}/{policy}", []).append(rate)
         for name, model in models.items():
