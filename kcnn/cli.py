@@ -139,6 +139,8 @@ def _cmd_summary(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    import json
+
     import keras
 
     from kcnn.data.datasets import load_dataset
@@ -164,8 +166,6 @@ def _cmd_train(args) -> int:
     keras.utils.set_random_seed(args.seed)
     model = build_model(args.model, input_shape=data.input_shape, num_classes=data.num_classes)
     _, run = fit(model, data, config, run_dir=args.out)
-    import json
-
     metrics = json.loads((run / "metrics.json").read_text())
     history = json.loads((run / "history.json").read_text())
     if history.get("val_accuracy"):

@@ -241,7 +241,7 @@ class RandomResizedCrop(keras.layers.RandomZoom):
         return config
 
 
-def _layer(transform: str, seed: int, value_range, image_shape, options: Mapping):
+def _layer(transform: str, seed: int, value_range, options: Mapping):
     """One Keras layer for a transform name."""
     if transform == "crop":
         return RandomPadCrop(options.get("padding", 4), seed=seed, name="crop")
@@ -413,9 +413,7 @@ def augmentation(
     if len(value_range) != 2 or not value_range[0] < value_range[1]:
         raise ValueError(f"value_range must be (low, high). Received: value_range={value_range!r}")
     layers = [
-        _layer(step, seed + index, value_range, image_shape, options)
-        if isinstance(step, str)
-        else step
+        _layer(step, seed + index, value_range, options) if isinstance(step, str) else step
         for index, step in enumerate(steps)
     ]
     label = policy if isinstance(policy, str) else "custom"

@@ -257,11 +257,11 @@ def _assemble(raw: _Raw, validation_split: float, seed: int, image_size) -> Data
         rules.update(_GRAYSCALE_RULE)
     return Dataset(
         name=raw.name,
-        x_train=_channel_axis(splits["train"]),
+        x_train=_to_data_format(splits["train"]),
         y_train=y_train,
-        x_val=_channel_axis(splits["val"]),
+        x_val=_to_data_format(splits["val"]),
         y_val=y_val,
-        x_test=_channel_axis(splits["test"]),
+        x_test=_to_data_format(splits["test"]),
         y_test=labels["test"],
         class_names=class_names,
         source=raw.source,
@@ -340,7 +340,7 @@ def _resize(x: np.ndarray, size) -> np.ndarray:
     return np.clip(keras.ops.convert_to_numpy(resized), 0.0, 1.0).astype("float32")
 
 
-def _channel_axis(x: np.ndarray) -> np.ndarray:
+def _to_data_format(x: np.ndarray) -> np.ndarray:
     import keras
 
     if keras.config.image_data_format() == "channels_first":
@@ -395,6 +395,15 @@ def _find_idx_files(folder: Path) -> list[Path] | None:
     return found
 
 
+def _read_idx_folder(folder: Path, name: str, classes) -> _Raw | None:
+    """The four IDX files of ``folder`` as a data set, or None if they are not all there."""
+    files = _find_idx_files(folder)
+    if not files:
+        return None
+    x_train, y_train, x_test, y_test = (read_idx(f) for f in files)
+    return _Raw(name, x_train, y_train, x_test, y_test, classes, str(folder))
+
+
 def _offline_error(name: str, files: str, dirs: list[Path], error: Exception):
     searched = "\n  ".join(str(d) for d in dirs)
     return FileNotFoundError(
@@ -407,10 +416,9 @@ def _offline_error(name: str, files: str, dirs: list[Path], error: Exception):
 def _load_mnist(seed: int) -> _Raw:
     classes = tuple(str(i) for i in range(10))
     for folder in _search_dirs("mnist"):
-        files = _find_idx_files(folder)
-        if files:
-            x_train, y_train, x_test, y_test = (read_idx(f) for f in files)
-            return _Raw("mnist", x_train, y_train, x_test, y_test, classes, str(folder))
+        raw = _read_idx_folder(folder, "mnist", classes)
+        if raw:
+            return raw
         for npz in (folder / "mnist.npz", folder.parent / "mnist.npz"):
             if npz.is_file():  # the Keras cache keeps ~/.keras/datasets/mnist.npz
                 return _raw_from_npz("mnist", npz, classes)
@@ -433,13 +441,9 @@ def fashion_mnist_dirs() -> list[Path]:
 def _load_fashion_mnist(seed: int) -> _Raw:
     dirs = fashion_mnist_dirs()
     for folder in dirs:
-        files = _find_idx_files(folder)
-        if files:
-            x_train, y_train, x_test, y_test = (read_idx(f) for f in files)
-            return _Raw(
-                "fashion_mnist", x_train, y_train, x_test, y_test, FASHION_MNIST_CLASSES,
-                str(folder),
-            )  # fmt: skip
+        raw = _read_idx_folder(folder, "fashion_mnist", FASHION_MNIST_CLASSES)
+        if raw:
+            return raw
     import keras
 
     try:
@@ -555,10 +559,9 @@ def _load_path(path: Path) -> _Raw:
                 "images pass the folder that holds them."
             )
         return _raw_from_npz(name, path)
-    files = _find_idx_files(path)
-    if files:
-        x_train, y_train, x_test, y_test = (read_idx(f) for f in files)
-        return _Raw(name, x_train, y_train, x_test, y_test, None, str(path))
+    raw = _read_idx_folder(path, name, None)
+    if raw:
+        return raw
     cifar = _cifar_folder(path)
     if cifar is not None:
         return _load_cifar_folder(cifar, name)

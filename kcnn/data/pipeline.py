@@ -130,27 +130,23 @@ class InputPipeline(keras.utils.PyDataset):
             # parallel would take its numbers in a racy order, so reproducible batches need
             # one augmentation call at a time. deterministic=False trades that for speed.
             parallel = None if self.deterministic else tf.data.AUTOTUNE
-            ds = ds.map(self._augment_tf, num_parallel_calls=parallel)
-        ds = ds.map(self._finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            ds = ds.map(lambda x, y: self._augment(x, y, tf.one_hot), num_parallel_calls=parallel)
+        ds = ds.map(
+            lambda x, y: (self._normalize(x), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def _augment_tf(self, x, y):
-        """Augment one batch inside tf.data (Keras' layers switch to TF ops there)."""
-        import tensorflow as tf
-
-        y = tf.one_hot(y, self.num_classes) if self.one_hot else y
+    def _augment(self, x, y, one_hot):
+        """Augment one training batch; ``one_hot`` is tf.one_hot inside tf.data (where Keras'
+        layers switch to TF ops) and keras.ops.one_hot on the device path."""
+        y = one_hot(y, self.num_classes) if self.one_hot else y
         out = self.augment({"images": x, "labels": y}, training=True)
         return out["images"], out["labels"]
 
-    def _finish(self, x, y):
-        """Normalise one batch (and one-hot its labels if augmentation did not)."""
-        import tensorflow as tf
-
-        if self.one_hot and self.augment is None:
-            y = tf.one_hot(y, self.num_classes)
-        if self.mean is not None:
-            x = (x - self.mean) / self.std
-        return x, y
+    def _normalize(self, x):
+        return x if self.mean is None else (x - self.mean) / self.std
 
     # -- PyDataset ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -169,13 +165,9 @@ class InputPipeline(keras.utils.PyDataset):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         x = keras.ops.convert_to_tensor(self.x[chosen])
         y = keras.ops.convert_to_tensor(self.y[chosen])
-        y = keras.ops.one_hot(y, self.num_classes) if self.one_hot else y
         if self.augment is not None:
-            out = self.augment({"images": x, "labels": y}, training=True)
-            x, y = out["images"], out["labels"]
-        if self.mean is not None:
-            x = (x - self.mean) / self.std
-        return x, y
+            x, y = self._augment(x, y, keras.ops.one_hot)
+        return self._normalize(x), y
 
     def _permutation(self) -> np.ndarray:
         if not self.shuffle:
