@@ -6,7 +6,7 @@ allowed where the data set's labels survive it:
 
 | transform | layer | invariance it teaches | breaks labels of |
 |---|---|---|---|
-| ``crop`` | `RandomPadCrop` (pad 4, crop back) | small shifts of the object | none |
+| ``crop`` | `RandomPadCrop` (pad 1/8 of the side, crop back) | small shifts of the object | none |
 | ``resized_crop`` | `RandomResizedCrop` | scale and framing (ImageNet style) | none |
 | ``horizontal_flip`` | ``RandomFlip("horizontal")`` | left-right mirror symmetry | digits, MNIST |
 | ``vertical_flip`` | ``RandomFlip("vertical")`` | upside-down views | digits, (Fashion-)MNIST |
@@ -289,6 +289,17 @@ def _layer(transform: str, seed: int, value_range, options: Mapping):
     return keras.layers.CutMix(factor=options.get("cutmix_factor", 1.0), seed=seed, name="cutmix")
 
 
+def default_padding(image_shape) -> int:
+    """The crop's padding for an image shape: an eighth of the smaller side, at least 1.
+
+    That is the CIFAR standard's 4 pixels on 32x32 (and on 28x28), and 1 on the 8x8 digits,
+    where 4 would shift the digit half out of the picture.
+    """
+    channels_last = keras.config.image_data_format() == "channels_last"
+    height, width = image_shape[:2] if channels_last else image_shape[1:]
+    return max(1, round(min(height, width) / 8))
+
+
 def _check_options(options: Mapping, image_shape) -> None:
     accepted = {
         "padding", "scale", "rotation", "cutout_scale", "mixup_alpha", "cutmix_factor",
@@ -345,7 +356,8 @@ def augmentation(
         allow: label rules to override on purpose, e.g. ``("horizontal_flip",)``.
             Defaults to none.
         value_range: the range of pixel values. Defaults to ``(0.0, 1.0)``, kcnn's loaders'.
-        **options: ``padding`` (crop, default 4), ``scale`` (resized_crop's area range,
+        **options: ``padding`` (crop, default `default_padding` of the data set's images,
+            else 4), ``scale`` (resized_crop's area range,
             default (0.08, 1.0)), ``rotation`` (fraction of a full turn,
             default 0.04), ``cutout_scale`` (erased fraction of the area, default 0.25),
             ``mixup_alpha`` (default 0.2), ``cutmix_factor`` (default 1.0),
@@ -409,6 +421,8 @@ def augmentation(
                 f"Pass allow=({rule!r},) to apply it anyway."
             )
     image_shape = getattr(dataset, "input_shape", None)
+    if "padding" not in options and image_shape is not None:
+        options = {**options, "padding": default_padding(image_shape)}
     _check_options(options, image_shape)
     if len(value_range) != 2 or not value_range[0] < value_range[1]:
         raise ValueError(f"value_range must be (low, high). Received: value_range={value_range!r}")

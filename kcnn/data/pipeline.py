@@ -3,14 +3,21 @@
 `make_pipeline` returns an `InputPipeline`, a `keras.utils.PyDataset` that ``model.fit``
 takes on every backend. Which path it runs is in its ``path`` attribute and its repr:
 
-- ``"tf.data"`` (TensorFlow installed): shuffle with a seed, batch, augment with
-  ``num_parallel_calls=AUTOTUNE``, normalise, prefetch, optionally cache; Keras'
-  augmentation layers switch to TensorFlow ops inside ``tf.data`` whatever the backend.
-  ``pipeline.dataset`` is the ``tf.data.Dataset`` itself, for the TensorFlow backend's
-  fastest path or for your own ``tf.data`` code.
+- ``"tf.data"`` (TensorFlow installed): shuffle with a seed, batch, augment, normalise,
+  prefetch, optionally cache; Keras' augmentation layers switch to TensorFlow ops inside
+  ``tf.data`` whatever the backend. ``pipeline.dataset`` is the current epoch's
+  ``tf.data.Dataset`` itself, for your own ``tf.data`` code.
 - ``"device"`` (no TensorFlow: a JAX or PyTorch install, a GPU machine): NumPy batching with a
   seeded permutation per epoch; the same augmentation layers run on each training batch with
   the backend's own ops, so on the accelerator when there is one.
+
+An epoch's order and augmentation depend only on the seed and the epoch number (the
+augmentation layers' generators restart from them), so a run resumed at epoch ``e`` in a
+fresh process (`InputPipeline.set_epoch`) sees the same batches as one that never stopped.
+On the device path each batch is a pure function of (seed, epoch, batch index); the
+tf.data path serves its batches in sequence. Keras counts one extra ``on_epoch_end``
+before training starts; `kcnn.train.fit` sets the epoch from its callbacks instead, and
+passes ``shuffle=False`` so that Keras does not reorder the batches with its global RNG.
 """
 
 from __future__ import annotations
@@ -82,12 +89,38 @@ def _check_arrays(x, y, num_classes):
     return x.astype("float32", copy=False), y.astype("int32", copy=False)
 
 
+def _seed_generators(layer) -> list:
+    """Every ``keras.random.SeedGenerator`` a layer and its sub-layers hold, including those
+    Keras makes per backend for running inside ``tf.data``, in a stable order."""
+    found, seen = [], set()
+
+    def visit(obj, depth=0):
+        if id(obj) in seen or depth > 8:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, keras.random.SeedGenerator):
+            found.append(obj)
+        elif isinstance(obj, keras.layers.Layer):
+            for name in sorted(vars(obj)):
+                visit(vars(obj)[name], depth + 1)
+        elif isinstance(obj, dict):
+            for key in sorted(obj, key=str):
+                visit(obj[key], depth + 1)
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                visit(item, depth + 1)
+
+    visit(layer)
+    return found
+
+
 class InputPipeline(keras.utils.PyDataset):
     """Batches of ``(images, labels)`` for ``model.fit``; see `make_pipeline`.
 
     Attributes:
         path: ``"tf.data"`` or ``"device"``.
-        dataset: the ``tf.data.Dataset`` (tf.data path) or None.
+        dataset: the current epoch's ``tf.data.Dataset`` (tf.data path) or None.
+        epoch: the epoch whose batches come next; see `set_epoch`.
         augment: the augmentation `keras.layers.Pipeline`, or None.
         one_hot: whether labels are one-hot (soft after MixUp/CutMix).
         mean, std: the per-channel normalisation, or None.
@@ -112,18 +145,26 @@ class InputPipeline(keras.utils.PyDataset):
         self.epoch = 0
         self._lock = threading.Lock()
         self._iterator = None
+        self._served = 0
         self._order = None
-        self.dataset = self._build_tf_data(cache) if path == "tf.data" else None
+        self._generators = None
+        self._base = self._build_tf_data(cache) if path == "tf.data" else None
 
     # -- the tf.data path --------------------------------------------------------------------
     def _build_tf_data(self, cache: bool):
         import tensorflow as tf
 
         ds = tf.data.Dataset.from_tensor_slices((self.x, self.y))
-        if cache:
-            ds = ds.cache()
+        return ds.cache() if cache else ds
+
+    def _epoch_dataset(self):
+        """This epoch's batches. The order and the augmentation depend only on ``seed`` and
+        the epoch number, so an epoch can be replayed in a fresh process (resume)."""
+        import tensorflow as tf
+
+        ds = self._base
         if self.shuffle:
-            ds = ds.shuffle(len(self.x), seed=self.seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(self.x), seed=self._epoch_seed(), reshuffle_each_iteration=False)
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
         if self.augment is not None:
             # Keras' augmentation layers draw from a stateful generator: calls running in
@@ -137,6 +178,41 @@ class InputPipeline(keras.utils.PyDataset):
             deterministic=True,
         )
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    @property
+    def dataset(self):
+        """The ``tf.data.Dataset`` of the current epoch (tf.data path), else None."""
+        return None if self._base is None else self._epoch_dataset()
+
+    def _epoch_seed(self, stream: int = 0) -> int:
+        return int(np.random.default_rng([self.seed, self.epoch, stream]).integers(2**31 - 1))
+
+    def _reseed_augmentation(self, index: int = -1) -> None:
+        """Restart every random generator of the augmentation layers from (seed, epoch,
+        batch index): a batch's augmentation then depends on nothing else."""
+        if self.augment is None:
+            return
+        if self._generators is None:
+            self.augment(self._sample_batch(), training=True)  # creates lazy generators
+            self._generators = _seed_generators(self.augment)
+        for i, generator in enumerate(self._generators):
+            seed = np.random.default_rng([self.seed, self.epoch, index + 1, i]).integers(2**31)
+            generator.state.assign(np.array([seed, 0], dtype="uint32"))
+
+    def _sample_batch(self):
+        x = keras.ops.convert_to_tensor(self.x[:2])
+        if not self.one_hot:
+            return x
+        y = keras.ops.one_hot(keras.ops.convert_to_tensor(self.y[:2]), self.num_classes)
+        return {"images": x, "labels": y}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next batches those of ``epoch`` (0-based), as when resuming a run."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be an integer >= 0. Received: epoch={epoch!r}")
+        self.epoch = epoch
+        self._order = None
+        self._iterator = None
 
     def _augment(self, x, y, one_hot):
         """Augment one training batch; ``one_hot`` is tf.one_hot inside tf.data (where Keras'
@@ -155,18 +231,29 @@ class InputPipeline(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         if self.path == "tf.data":
+            # tf.data runs the epoch in its own order: batches come in sequence, whatever
+            # index is asked for, and a new epoch starts after the last one.
             with self._lock:
-                if index == 0 or self._iterator is None:
-                    self._iterator = iter(self.dataset)
+                if self._iterator is None or self._served >= len(self):
+                    self._iterator = None  # stop the last epoch's prefetching first
+                    dataset = self._epoch_dataset()  # tracing makes tf.data's generators
+                    self._generators = None
+                    self._reseed_augmentation()
+                    self._iterator, self._served = iter(dataset), 0
                 x, y = next(self._iterator)
+                self._served += 1
             return x.numpy(), y.numpy()
-        if index == 0 or self._order is None:
-            self._order = self._permutation()
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = keras.ops.convert_to_tensor(self.x[chosen])
-        y = keras.ops.convert_to_tensor(self.y[chosen])
-        if self.augment is not None:
-            x, y = self._augment(x, y, keras.ops.one_hot)
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        with self._lock:
+            if self._order is None:
+                self._order = self._permutation()
+            chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+            x = keras.ops.convert_to_tensor(self.x[chosen])
+            y = keras.ops.convert_to_tensor(self.y[chosen])
+            if self.augment is not None:
+                self._reseed_augmentation(index)
+                x, y = self._augment(x, y, keras.ops.one_hot)
         return self._normalize(x), y
 
     def _permutation(self) -> np.ndarray:
@@ -175,9 +262,7 @@ class InputPipeline(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
 
     def on_epoch_end(self):
-        self.epoch += 1
-        self._order = None
-        self._iterator = None
+        self.set_epoch(self.epoch + 1)
 
     def __iter__(self):
         for index in range(len(self)):
@@ -209,6 +294,7 @@ def make_pipeline(
     drop_remainder: bool = False,
     path: str = "auto",
     deterministic: bool = True,
+    one_hot: bool | None = None,
 ) -> InputPipeline:
     """Make a batched, optionally augmented and normalised input pipeline.
 
@@ -234,6 +320,8 @@ def make_pipeline(
         deterministic: the same seed gives the same batches. On the tf.data path this runs
             the augmentation of one batch at a time (normalisation stays parallel);
             False augments batches in parallel, in a racy random order. Defaults to True.
+        one_hot: yield one-hot labels (for label smoothing, say). None decides by the
+            augmentation: MixUp and CutMix need them. Defaults to None.
 
     Returns:
         An `InputPipeline`, to pass to ``model.fit`` directly.
@@ -263,7 +351,13 @@ def make_pipeline(
     num_classes = int(y.max()) + 1 if num_classes is None else num_classes
     if augment is not None and not isinstance(augment, keras.layers.Pipeline):
         augment = augmentation(augment, dataset, seed=seed)
-    one_hot = augment is not None and needs_one_hot(augment)
+    mixing = augment is not None and needs_one_hot(augment)
+    if one_hot is False and mixing:
+        raise ValueError(
+            "MixUp and CutMix make soft labels, so they need one_hot=True or None. "
+            "Received: one_hot=False"
+        )
+    one_hot = mixing or bool(one_hot)
     if augment is not None and all(
         isinstance(layer, keras.layers.Identity) for layer in augment.layers
     ):

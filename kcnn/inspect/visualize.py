@@ -41,16 +41,26 @@ def _save(fig, path: str | os.PathLike) -> str:
     return path
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike) -> str:
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    monitor: str = "val_loss",
+    patience: int | None = None,
+) -> str:
     """Plot training and validation loss and accuracy per epoch into one PNG.
 
-    The best epoch (lowest validation loss, or training loss without validation) is marked
-    on both panels.
+    The best epoch by ``monitor`` is marked on both panels; given ``patience``, so is the
+    epoch where early stopping with that patience would stop (it would restore the best
+    epoch seen until then).
 
     Args:
         history: a ``keras.callbacks.History.history`` dict: ``loss``, ``accuracy`` and
-            optionally ``val_loss``, ``val_accuracy``.
+            optionally ``val_loss``, ``val_accuracy``, and ``epoch`` (1-based numbers).
         path: where to write the PNG.
+        monitor: ``"val_loss"`` or ``"loss"`` (lowest is best), ``"val_accuracy"`` or
+            ``"accuracy"`` (highest is best); the validation metric falls back to the
+            training one when there is no validation. Defaults to ``"val_loss"``.
+        patience: mark where early stopping with this patience would stop. Defaults to None.
 
     Returns:
         The path written.
@@ -67,23 +77,35 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
             f"Received keys: {sorted(history) if isinstance(history, Mapping) else history!r}"
         )
     plt = _pyplot()
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    monitor = "val_loss" if history.get("val_loss") else "loss"
-    best = int(np.nanargmin(history[monitor])) + 1
+    n = len(history["loss"])
+    epochs = np.asarray(history.get("epoch") or np.arange(1, n + 1))
+    if not history.get(monitor):
+        monitor = monitor.removeprefix("val_")
+    values = np.asarray(history.get(monitor) or history["loss"], dtype=float)
+    sign = -1.0 if "accuracy" in monitor else 1.0
+    best_index, stop = _best_and_stop(sign * values, patience)
+    best = int(epochs[best_index]) if best_index is not None else None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric, label in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy")):
         for key, style, name in ((metric, "-o", "train"), (f"val_{metric}", "-s", "validation")):
             if history.get(key):
-                ax.plot(epochs, history[key], style, markersize=3, label=name)
-        ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best})")
-        if history.get(f"val_{metric}"):
-            value = history[f"val_{metric}"][best - 1]
+                ax.plot(epochs, np.asarray(history[key], dtype=float), style, markersize=3,
+                        label=name)  # fmt: skip
+        if best is not None:
+            ax.axvline(best, color="grey", linestyle="--", linewidth=1,
+                       label=f"best {monitor} (epoch {best})")  # fmt: skip
+        if stop is not None:
+            ax.axvline(int(epochs[stop[0]]), color="tab:red", linestyle=":", linewidth=1.5,
+                       label=f"early stop, patience {patience} "
+                       f"(restores epoch {int(epochs[stop[1]])})")  # fmt: skip
+        if best is not None and history.get(f"val_{metric}"):
+            value = history[f"val_{metric}"][best_index]
             ax.annotate(f"{value:.3f}", (best, value), textcoords="offset points", xytext=(5, 5))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.set_title(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     if history.get("accuracy"):
         axes[1].set_ylim(top=1.0)
     fig.tight_layout()
@@ -91,6 +113,24 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         return _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def _best_and_stop(values: np.ndarray, patience: int | None):
+    """Index of the lowest finite value, and where early stopping with ``patience`` would
+    stop as ``(stop_index, restored_index)`` (None if it would not stop)."""
+    finite = np.isfinite(values)
+    best = int(np.argmin(np.where(finite, values, np.inf))) if finite.any() else None
+    if patience is None or best is None:
+        return best, None
+    best_so_far, best_index, wait = np.inf, 0, 0
+    for i, value in enumerate(values):
+        if np.isfinite(value) and value < best_so_far:
+            best_so_far, best_index, wait = value, i, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return best, (i, best_index)
+    return best, None
 
 
 def plot_confusion_matrix(

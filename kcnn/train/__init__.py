@@ -1,5 +1,32 @@
-"""Training: the fit recipe and its configuration."""
+"""Training: the fit recipe and its configuration, callbacks, schedules, curve diagnosis."""
 
+from kcnn.train.callbacks import (
+    CurvePlotter,
+    RunCheckpoint,
+    TerminateOnNaN,
+    TrainingDiagnostics,
+    early_stopping,
+    read_checkpoint,
+    restore_checkpoint,
+)
+from kcnn.train.diagnose import Finding, diagnose
 from kcnn.train.fit import TrainConfig, check_data, fit
+from kcnn.train.schedules import OneCycle, find_lr, make_schedule
 
-__all__ = ["TrainConfig", "check_data", "fit"]
+__all__ = [
+    "CurvePlotter",
+    "Finding",
+    "OneCycle",
+    "RunCheckpoint",
+    "TerminateOnNaN",
+    "TrainConfig",
+    "TrainingDiagnostics",
+    "check_data",
+    "diagnose",
+    "early_stopping",
+    "find_lr",
+    "fit",
+    "make_schedule",
+    "read_checkpoint",
+    "restore_checkpoint",
+]

@@ -1,15 +1,18 @@
 """The training recipe: validate, compile, fit, and write a run folder.
 
-A run folder holds everything needed to look at a run afterwards:
+A run folder holds everything needed to look at a run afterwards, or to resume it:
 
 | file | what |
 |---|---|
+| ``config.json`` | the `TrainConfig`, the model and data set (written first) |
+| ``curves.png``, ``history.json``, ``history.csv`` | curves and history, rewritten every epoch |
+| ``report.md`` | the diagnosis of the curves (`kcnn.train.diagnose`) |
+| ``checkpoint.json``, ``checkpoints/`` | the last complete epoch, for ``resume=`` |
 | ``model.keras`` | the trained model (reload with ``keras.saving.load_model``) |
-| ``history.json`` | loss and accuracy per epoch |
-| ``curves.png`` | training and validation loss and accuracy |
 | ``confusion.png`` | confusion matrix on the test set |
 | ``metrics.json`` | test loss and accuracy, parameter count, time taken |
-| ``config.json`` | the `TrainConfig` and model name |
+
+Every file is written to a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +29,12 @@ import numpy as np
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
 from kcnn.inspect.counts import count_params
-from kcnn.inspect.visualize import plot_confusion_matrix, plot_history
+from kcnn.inspect.visualize import plot_confusion_matrix
+from kcnn.train import callbacks as kc
+from kcnn.train.schedules import SCHEDULES, make_schedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -39,16 +44,33 @@ class TrainConfig:
     Attributes:
         epochs: passes over the training set. Defaults to 10.
         batch_size: images per step. Defaults to 64.
-        learning_rate: the optimizer's learning rate. Defaults to 1e-3.
+        learning_rate: the base (peak) learning rate. Defaults to 1e-3.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (with Nesterov momentum 0.9).
             Defaults to ``"adam"``.
-        weight_decay: decoupled weight decay for ``adamw``. Defaults to 1e-4.
+        schedule: ``"constant"``, ``"cosine"``, ``"onecycle"`` or ``"step"`` (see
+            `kcnn.train.make_schedule`). Defaults to ``"constant"``.
+        warmup_epochs: a linear warmup from 0 over this many epochs (``constant`` and
+            ``cosine``). Defaults to 0.
+        weight_decay: decoupled weight decay for ``adamw`` and ``sgd``, not applied to
+            biases and BatchNorm parameters. Defaults to 1e-4.
+        label_smoothing: mix the one-hot targets with the uniform distribution by this
+            much (Szegedy et al. 2016); trains on one-hot labels. Defaults to 0.
         augment: an augmentation policy name or a list of transform names (see
             `kcnn.data.augmentation`), checked against the data set's label rules; MixUp
             and CutMix switch the loss to categorical cross-entropy on one-hot labels.
             Defaults to None.
+        early_stopping: stop when the validation loss has not improved for this many
+            epochs and restore the best weights: a number, ``"quick"`` (3), ``"default"``
+            (5) or ``"patient"`` (10); None trains every epoch. Defaults to None.
         seed: seeds Keras, NumPy and Python's random module
-            (`keras.utils.set_random_seed`). Defaults to 0.
+            (`keras.utils.set_random_seed`), the batch order and the augmentation. The same
+            seed on the same backend and CPU gives the same weights. Defaults to 0.
+        mixed_precision: compute in 16 bits with float32 weights: True picks
+            ``"mixed_float16"`` on a GPU (with loss scaling) and ``"mixed_bfloat16"``
+            otherwise; or name the policy. The output layer stays float32. Defaults to
+            False.
+        checkpoint: with a run folder, save a checkpoint every epoch to resume from.
+            Defaults to True.
         verbose: Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch.
             Defaults to 1.
     """
@@ -57,22 +79,41 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
     augment: str | list | None = None
+    early_stopping: int | str | None = None
     seed: int = 0
+    mixed_precision: bool | str = False
+    checkpoint: bool = True
     verbose: int = 1
 
     def __post_init__(self):
-        for field, minimum in (("epochs", 1), ("batch_size", 1)):
+        for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(
                     f"{field} must be an integer >= {minimum}. Received: {field}={value!r}"
                 )
-        if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
-            raise ValueError(
-                f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}"
-            )
+        for field, low, high in (
+            ("learning_rate", 0.0, None),
+            ("warmup_epochs", 0.0, None),
+            ("weight_decay", 0.0, None),
+            ("label_smoothing", 0.0, 1.0),
+        ):
+            value = getattr(self, field)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not np.isfinite(value)
+                or value < low
+                or (field == "learning_rate" and value == 0)
+                or (high is not None and value >= high)
+            ):
+                expected = "> 0" if field == "learning_rate" else f"in [{low}, {high or 'inf'})"
+                raise ValueError(f"{field} must be {expected}. Received: {field}={value!r}")
         if self.augment is not None and not (
             isinstance(self.augment, str)
             or (
@@ -84,20 +125,81 @@ class TrainConfig:
                 "augment must be a policy name or a list of transform names. "
                 f"Received: augment={self.augment!r}"
             )
-        if self.optimizer not in OPTIMIZERS:
+        for field, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+            if getattr(self, field) not in choices:
+                raise ValueError(
+                    f"{field} must be one of {list(choices)}. "
+                    f"Received: {field}={getattr(self, field)!r}"
+                )
+        if self.warmup_epochs and self.schedule not in ("constant", "cosine"):
             raise ValueError(
-                f"optimizer must be one of {list(OPTIMIZERS)}. "
-                f"Received: optimizer={self.optimizer!r}"
+                "warmup_epochs is for the 'constant' and 'cosine' schedules. "
+                f"Received: schedule={self.schedule!r}, warmup_epochs={self.warmup_epochs}"
             )
+        if self.early_stopping is not None:
+            kc.early_stopping(self.early_stopping)  # raises on a bad value
+        if not isinstance(self.mixed_precision, bool) and (
+            self.mixed_precision not in MIXED_POLICIES
+        ):
+            raise ValueError(
+                f"mixed_precision must be True, False or one of {list(MIXED_POLICIES)}. "
+                f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2. Received: verbose={self.verbose!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """A config from a dict such as a run folder's ``config.json`` (other keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """The optimizer a `TrainConfig` names."""
+def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """The optimizer a `TrainConfig` names, with its learning-rate schedule over
+    ``config.epochs * steps_per_epoch`` steps."""
+    rate = make_schedule(
+        config.schedule,
+        config.learning_rate,
+        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+    )
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True)
-    if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
-    return keras.optimizers.Adam(config.learning_rate)
+        optimizer = keras.optimizers.SGD(
+            rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None
+        )
+    elif config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    else:
+        return keras.optimizers.Adam(rate)
+    # timm and the ResNet papers leave biases and BatchNorm's scale and offset undecayed.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+def _mixed_policy(setting: bool | str) -> str | None:
+    if setting is False:
+        return None
+    if setting is not True:
+        return setting
+    return "mixed_float16" if _has_gpu() else "mixed_bfloat16"
+
+
+def _has_gpu() -> bool:
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() in ("gpu", "cuda", "rocm")
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    return False
 
 
 def check_data(model: keras.Model, x, y, argument: str = "x") -> None:
@@ -154,21 +256,17 @@ def new_run_dir(root: str | os.PathLike, name: str) -> Path:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write JSON to a temporary file and rename it into place (never half-written)."""
-    path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        json.dump(obj, f, indent=2)
-    os.replace(f.name, path)
+    kc._write_text(Path(path), json.dumps(obj, indent=2))
 
 
-def save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """Save a ``.keras`` file through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def read_run_config(run_dir: str | os.PathLike) -> dict:
+    """The ``config.json`` of a run folder, with a clear error when it is not one."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{os.fspath(run_dir)!r} is not a kcnn run folder: it has no config.json."
+        )
+    return json.loads(path.read_text())
 
 
 def fit(
@@ -177,78 +275,157 @@ def fit(
     config: TrainConfig | None = None,
     run_dir: str | os.PathLike | None = "runs",
     callbacks: list | None = None,
+    *,
+    resume: str | os.PathLike | None = None,
+    run_info: dict | None = None,
 ) -> tuple[keras.callbacks.History, Path | None]:
     """Compile and train a model on a `Dataset`, and write a run folder.
 
+    Adds kcnn's callbacks: `CurvePlotter` and `TrainingDiagnostics` (with a run folder),
+    `RunCheckpoint` (with a run folder and ``config.checkpoint``), `TerminateOnNaN`
+    (raising, so no checkpoint holds diverged weights), and ``early_stopping`` when the
+    config asks for it.
+
     Args:
-        model: an uncompiled or compiled `keras.Model` with softmax outputs.
+        model: a `keras.Model` with softmax outputs (compiled or not: fit compiles it).
         data: a `Dataset` (see `kcnn.data.load_dataset`).
-        config: a `TrainConfig`. Defaults to ``TrainConfig()``.
+        config: a `TrainConfig`. Defaults to ``TrainConfig()``, or to the run folder's
+            config when resuming.
         run_dir: folder under which ``<model>-<timestamp>/`` is created; ``None`` writes
             nothing. Defaults to ``"runs"``.
         callbacks: extra Keras callbacks. Defaults to None.
+        resume: a run folder to continue from its last checkpoint, in place: the model is
+            restored (weights, optimizer, random-generator states) and training goes on at
+            the next epoch, with the same batches an uninterrupted run would have seen.
+            Defaults to None.
+        run_info: extra entries for ``config.json`` (the command line records how to reload
+            the data there). Defaults to None.
 
     Returns:
-        ``(history, run_path)``: the Keras `History` and the run folder (or None).
+        ``(history, run_path)``: the Keras `History` (all epochs, including those before a
+        resume) and the run folder (or None).
 
     Raises:
         ValueError: data that does not fit the model (see `check_data`).
+        FileNotFoundError: ``resume`` is not a run folder with a checkpoint.
+        RuntimeError: the loss became NaN; the run folder keeps the last good checkpoint and
+            a ``report.md`` with advice.
 
     Example:
         ```python
         data = kcnn.data.load_dataset("digits")
         model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
         history, run = kcnn.train.fit(model, data, kcnn.train.TrainConfig(epochs=5))
+        # after a crash: kcnn.train.fit(model, data, resume=run)
         ```
     """
+    if resume is not None:
+        stored = read_run_config(resume)
+        config = config or TrainConfig.from_dict(stored)
+        run_info = {**{k: v for k, v in stored.items() if k not in _config_keys()},
+                    **(run_info or {})}  # fmt: skip
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
     check_data(model, data.x_train, data.y_train, "x_train")
     if len(data.x_val):
         check_data(model, data.x_val, data.y_val, "x_val")
-    train, batch_size, one_hot = (data.x_train, data.y_train), config.batch_size, False
-    if config.augment is not None:
-        pipeline = make_pipeline(
-            data.x_train, data.y_train, config.batch_size, config.augment,
-            dataset=data, num_classes=int(model.output_shape[-1]), seed=config.seed,
-        )  # fmt: skip
-        train, batch_size, one_hot = (pipeline,), None, pipeline.one_hot
-
-    def labels(y):
-        """Soft-label policies train on one-hot labels, so they are scored on them too."""
-        return keras.utils.to_categorical(y, int(model.output_shape[-1])) if one_hot else y
-
-    validation = (data.x_val, labels(data.y_val)) if len(data.x_val) else None
-    keras.utils.set_random_seed(config.seed)
-    model.compile(
-        optimizer=make_optimizer(config),
-        loss="categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    history = model.fit(
-        *train,
-        batch_size=batch_size,
-        epochs=config.epochs,
-        validation_data=validation,
-        callbacks=callbacks,
-        verbose=config.verbose,
-    )
-    seconds = time.perf_counter() - start
-    if run_dir is None:
-        return history, None
-
-    path = new_run_dir(run_dir, model.name)
-    save_model(model, path / "model.keras")
-    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
-    write_json(path / "history.json", logs)
-    plot_history(logs, path / "curves.png")
-    metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
     if len(data.x_test):
         check_data(model, data.x_test, data.y_test, "x_test")
+    num_classes = int(model.output_shape[-1])
+    keras.utils.set_random_seed(config.seed)
+    pipeline = make_pipeline(
+        data.x_train, data.y_train, config.batch_size, config.augment,
+        dataset=data, num_classes=num_classes, seed=config.seed,
+        one_hot=True if config.label_smoothing else None, path="device",
+    )  # fmt: skip
+    one_hot = pipeline.one_hot
+
+    def labels(y):
+        """Soft-label training is scored on one-hot labels too."""
+        return keras.utils.to_categorical(y, num_classes) if one_hot else y
+
+    validation = (data.x_val, labels(data.y_val)) if len(data.x_val) else None
+    policy = _mixed_policy(config.mixed_precision)
+    if policy is not None:
+        for layer in model.layers:
+            if layer.name != "predictions" and not isinstance(layer, keras.layers.InputLayer):
+                layer.dtype_policy = policy
+    optimizer = make_optimizer(config, steps_per_epoch=len(pipeline))
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    loss = (
+        keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        if one_hot
+        else keras.losses.SparseCategoricalCrossentropy()
+    )
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+    path, initial_epoch, restored = None, 0, {}
+    if resume is not None:
+        path = Path(resume)
+        state = kc.restore_checkpoint(model, path)
+        initial_epoch, restored = state["epoch"], state["history"]
+        pipeline.set_epoch(initial_epoch)
+    elif run_dir is not None:
+        path = new_run_dir(run_dir, model.name)
+    patience = kc.early_stopping(config.early_stopping).patience if config.early_stopping else 5
+    diagnostics = kc.TrainingDiagnostics(path, verbose=config.verbose > 0)
+    own = [diagnostics]
+    if path is not None:
+        write_json(
+            path / "config.json",
+            {
+                "model": model.name,
+                "dataset": data.name,
+                "backend": keras.backend.backend(),
+                **dataclasses.asdict(config),
+                **(run_info or {}),
+            },
+        )
+        own.insert(0, kc.CurvePlotter(path, patience=patience))
+        if config.checkpoint:
+            own.append(kc.RunCheckpoint(path))
+    if config.early_stopping is not None:
+        own.append(kc.early_stopping(config.early_stopping))
+    own.append(kc.TerminateOnNaN())
+    own.insert(0, _PipelineEpoch(pipeline))
+
+    start = time.perf_counter()
+    try:
+        history = model.fit(
+            pipeline,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            callbacks=own + list(callbacks or []),
+            verbose=config.verbose,
+            shuffle=False,  # the pipeline shuffles by (seed, epoch); Keras' would not resume
+        )
+    except RuntimeError as error:
+        if "NaN" not in str(error) and "Inf" not in str(error):
+            raise
+        advice = "; ".join(diagnostics.findings[0].advice) if diagnostics.findings else ""
+        kept = " The last good checkpoint is in the run folder." if path else ""
+        raise RuntimeError(
+            f"Training diverged: {error}. Try: {advice}.{kept}"
+            + (f" See {path / 'report.md'}." if path else "")
+        ) from error
+    seconds = time.perf_counter() - start
+    if restored:
+        for key, values in history.history.items():
+            history.history[key] = list(restored.get(key, []))[:initial_epoch] + list(values)
+        history.epoch = list(range(initial_epoch)) + list(history.epoch)
+    if path is None:
+        return history, None
+
+    kc.save_atomic(model, path / "model.keras")
+    metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
+    if initial_epoch:
+        metrics["resumed_at_epoch"] = initial_epoch
+    if len(data.x_test):
         test_loss, test_accuracy = model.evaluate(
-            data.x_test, labels(data.y_test), batch_size=config.batch_size, verbose=0
+            data.x_test, labels(data.y_test), batch_size=256, verbose=0
         )
         y_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
         plot_confusion_matrix(
@@ -260,13 +437,20 @@ def fit(
         )
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
     write_json(path / "metrics.json", metrics)
-    write_json(
-        path / "config.json",
-        {
-            "model": model.name,
-            "dataset": data.name,
-            "backend": keras.backend.backend(),
-            **dataclasses.asdict(config),
-        },
-    )
     return history, path
+
+
+class _PipelineEpoch(keras.callbacks.Callback):
+    """Tell the pipeline which epoch Keras is starting, so its batches follow the epoch
+    number rather than a count of ``on_epoch_end`` calls."""
+
+    def __init__(self, pipeline):
+        super().__init__()
+        self.pipeline = pipeline
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.pipeline.set_epoch(epoch)
+
+
+def _config_keys() -> set:
+    return {f.name for f in dataclasses.fields(TrainConfig)}

@@ -21,10 +21,15 @@ def test_simple_cnn_learns_digits_and_writes_a_run_folder(digits, tmp_path):
     assert run.parent == tmp_path and run.name.startswith("simple_cnn-")
     names = {p.name for p in run.iterdir()}
     assert names == {
-        "model.keras", "history.json", "curves.png", "confusion.png", "metrics.json", "config.json"
+        "model.keras", "history.json", "history.csv", "curves.png", "confusion.png",
+        "metrics.json", "config.json", "report.md", "checkpoint.json", "checkpoints",
     }  # fmt: skip
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "epoch-0009.keras", "epoch-0010.keras"
+    ]  # fmt: skip
     logged = json.loads((run / "history.json").read_text())
-    assert len(logged["val_accuracy"]) == 10
+    assert len(logged["val_accuracy"]) == 10 and logged["epoch"] == list(range(1, 11))
+    assert "No problem found" in (run / "report.md").read_text()
     assert max(logged["val_accuracy"]) > 0.90
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.90
