@@ -314,7 +314,8 @@ class RunCheckpoint(_EpochHistory):
     ``directory/checkpoints/epoch-NNNN.keras``; then ``directory/checkpoint.json`` (the
     epoch, the file, the history so far, the random-generator states of layers such as
     Dropout and, on PyTorch, torch's global generator) is replaced in the same way. Only
-    then are checkpoints older than the last ``keep`` deleted. Whenever the process dies, ``checkpoint.json`` names a complete file.
+    then are checkpoints older than the last ``keep`` deleted. Whenever the process dies,
+    ``checkpoint.json`` names a complete file.
     `restore_checkpoint` puts a model back where the last checkpoint left it.
 
     Args:
