@@ -3,6 +3,7 @@
 kcnn models                       table of registered models
 kcnn summary NAME [--input-shape H,W,C] [--num-classes N]
 kcnn train [--model simple_cnn] [--dataset digits] [--epochs 10] ...
+kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
 """
 
 from __future__ import annotations
@@ -55,8 +56,16 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train a model and write a run folder",
-        description="Train a model and write runs/<model>-<timestamp>/ with model.keras, "
-        "history.json, curves.png, confusion.png, metrics.json and config.json.",
+        description="Train a model and write runs/<model>-<timestamp>/ with config.json, "
+        "curves.png, history.json/.csv and report.md (rewritten every epoch), a checkpoint "
+        "per epoch, and at the end model.keras, confusion.png and metrics.json. "
+        "--resume RUN_DIR continues a killed run from its last checkpoint.",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this run folder from its last checkpoint, with its own settings "
+        "(flags given here override them, e.g. more --epochs)",
     )
     train.add_argument("--model", default="simple_cnn", help="model name (default: simple_cnn)")
     train.add_argument(
@@ -80,6 +89,34 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
     train.add_argument("--optimizer", default="adam", help="adam, adamw or sgd (default: adam)")
+    train.add_argument(
+        "--schedule",
+        default="constant",
+        help="learning-rate schedule: constant, cosine, onecycle or step (default: constant)",
+    )
+    train.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=0.0,
+        help="linear warmup epochs for constant and cosine (default: 0)",
+    )
+    train.add_argument(
+        "--weight-decay", type=float, default=1e-4, help="for adamw and sgd (default: 1e-4)"
+    )
+    train.add_argument(
+        "--label-smoothing", type=float, default=0.0, help="label smoothing (default: 0)"
+    )
+    train.add_argument(
+        "--early-stopping",
+        metavar="PATIENCE",
+        help="stop after this many epochs without a better validation loss and keep the "
+        "best weights: a number, quick (3), default (5) or patient (10) (default: off)",
+    )
+    train.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="16-bit compute with float32 weights (float16 on a GPU, bfloat16 otherwise)",
+    )
     train.add_argument(
         "--validation-split",
         type=float,
@@ -138,6 +175,23 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+#: kcnn train's flags that are TrainConfig fields, and the field each sets.
+_CONFIG_FLAGS = {
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "learning_rate",
+    "optimizer": "optimizer", "schedule": "schedule", "warmup_epochs": "warmup_epochs",
+    "weight_decay": "weight_decay", "label_smoothing": "label_smoothing",
+    "augment": "augment", "early_stopping": "early_stopping", "seed": "seed",
+    "mixed_precision": "mixed_precision", "verbose": "verbose",
+}  # fmt: skip
+#: Flags that say how to rebuild the model and reload the data; stored in config.json.
+_RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
+
+
+def _flag_values(args, parser_defaults: dict) -> dict:
+    """The flags given on the command line (those that differ from their defaults)."""
+    return {k: v for k, v in vars(args).items() if parser_defaults.get(k, object()) != v}
+
+
 def _cmd_train(args) -> int:
     import json
 
@@ -145,40 +199,56 @@ def _cmd_train(args) -> int:
 
     from kcnn.data.datasets import load_dataset
     from kcnn.models.registry import build_model
-    from kcnn.train.fit import TrainConfig, fit
+    from kcnn.train.fit import TrainConfig, fit, read_run_config
 
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        optimizer=args.optimizer,
-        augment=args.augment.split(",") if args.augment and "," in args.augment else args.augment,
-        seed=args.seed,
-        verbose=args.verbose,
-    )
+    if args.augment and "," in args.augment:
+        args.augment = args.augment.split(",")
+    if args.early_stopping is not None and args.early_stopping.isdigit():
+        args.early_stopping = int(args.early_stopping)
+    given = _flag_values(args, args.defaults)
+    values = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items()}
+    run = {flag: getattr(args, flag) for flag in _RUN_FLAGS}
+    if args.resume:
+        stored = read_run_config(args.resume)
+        values = {
+            field: given.get(flag, stored.get(field, values[field]))
+            for flag, field in _CONFIG_FLAGS.items()
+        }
+        run = {flag: given.get(flag, stored.get(flag, run[flag])) for flag in _RUN_FLAGS}
+    config = TrainConfig(**values)
     data = load_dataset(
-        args.dataset,
-        validation_split=args.validation_split,
-        seed=args.seed,
-        image_size=args.image_size,
+        run["dataset"],
+        validation_split=run["validation_split"],
+        seed=config.seed,
+        image_size=tuple(run["image_size"]) if run["image_size"] else None,
     )
     print(f"{data}  backend={keras.backend.backend()}")
-    keras.utils.set_random_seed(args.seed)
-    model = build_model(args.model, input_shape=data.input_shape, num_classes=data.num_classes)
-    _, run = fit(model, data, config, run_dir=args.out)
-    metrics = json.loads((run / "metrics.json").read_text())
-    history = json.loads((run / "history.json").read_text())
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(run["model"], input_shape=data.input_shape, num_classes=data.num_classes)
+    _, path = fit(
+        model,
+        data,
+        config,
+        run_dir=None if args.resume else args.out,
+        resume=args.resume,
+        run_info=run,
+    )
+    metrics = json.loads((path / "metrics.json").read_text())
+    history = json.loads((path / "history.json").read_text())
     if history.get("val_accuracy"):
-        print(f"best validation accuracy: {max(history['val_accuracy']):.4f}")
+        print(f"best validation accuracy: {max(v for v in history['val_accuracy'] if v):.4f}")
     if "test_accuracy" in metrics:
         print(f"test accuracy: {metrics['test_accuracy']:.4f}")
-    print(f"run folder: {run}")
+    print(f"run folder: {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kcnn`` command."""
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        args.defaults = vars(parser.parse_args(["train"]))
     import kcnn  # noqa: F401  (selects an installed backend before Keras loads)
 
     handler = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train}
@@ -187,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # a diverged run: the message carries the diagnosis
+        print(f"kcnn {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ def plot_history(
             f"Received keys: {sorted(history) if isinstance(history, Mapping) else history!r}"
         )
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     n = len(history["loss"])
     epochs = np.asarray(history.get("epoch") or np.arange(1, n + 1))
     if not history.get(monitor):
@@ -102,6 +104,7 @@ def plot_history(
             value = history[f"val_{metric}"][best_index]
             ax.annotate(f"{value:.3f}", (best, value), textcoords="offset points", xytext=(5, 5))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.set_title(label)
         ax.grid(alpha=0.3)
