@@ -58,8 +58,8 @@ docs: $(VENV)/.test-installed
 	KERAS_BACKEND=$(DOCS_BACKEND) $(BIN)/mkdocs build --strict
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check kcnn tests benchmarks docs
-	$(BIN)/ruff format --check kcnn tests benchmarks docs
+	$(BIN)/ruff check kcnn tests benchmarks docs recipes
+	$(BIN)/ruff format --check kcnn tests benchmarks docs recipes
 
 clean:
 	rm -rf $(VENV) site runs .pytest_cache

@@ -172,6 +172,8 @@ class InputPipeline(keras.utils.PyDataset):
             # one augmentation call at a time. deterministic=False trades that for speed.
             parallel = None if self.deterministic else tf.data.AUTOTUNE
             ds = ds.map(lambda x, y: self._augment(x, y, tf.one_hot), num_parallel_calls=parallel)
+        elif self.one_hot:
+            ds = ds.map(lambda x, y: (x, tf.one_hot(y, self.num_classes)))
         ds = ds.map(
             lambda x, y: (self._normalize(x), y),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -254,6 +256,8 @@ class InputPipeline(keras.utils.PyDataset):
             if self.augment is not None:
                 self._reseed_augmentation(index)
                 x, y = self._augment(x, y, keras.ops.one_hot)
+            elif self.one_hot:
+                y = keras.ops.one_hot(y, self.num_classes)
         return self._normalize(x), y
 
     def _permutation(self) -> np.ndarray:

@@ -2,6 +2,17 @@
 augmentation galleries."""
 
 from kcnn.inspect.counts import count_params
-from kcnn.inspect.visualize import augmentation_gallery, plot_confusion_matrix, plot_history
+from kcnn.inspect.visualize import (
+    augmentation_gallery,
+    plot_confusion_matrix,
+    plot_histories,
+    plot_history,
+)
 
-__all__ = ["augmentation_gallery", "count_params", "plot_confusion_matrix", "plot_history"]
+__all__ = [
+    "augmentation_gallery",
+    "count_params",
+    "plot_confusion_matrix",
+    "plot_histories",
+    "plot_history",
+]

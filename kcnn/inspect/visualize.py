@@ -118,6 +118,64 @@ def plot_history(
         plt.close(fig)
 
 
+def plot_histories(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | os.PathLike,
+    title: str = "",
+) -> str:
+    """Plot several runs' curves side by side: loss and accuracy, one colour per run,
+    training dashed and validation solid (ablations, model comparisons).
+
+    Args:
+        histories: run label -> ``History.history`` dict.
+        path: where to write the PNG.
+        title: a title over both panels. Defaults to none.
+
+    Returns:
+        The path written.
+
+    Example:
+        ```python
+        kcnn.inspect.plot_histories({"with BN": h1.history, "without": h2.history}, "bn.png")
+        ```
+    """
+    if not isinstance(histories, Mapping) or not histories:
+        raise ValueError(
+            f"histories must be a non-empty dict of label -> history. Received: {histories!r}"
+        )
+    for label, history in histories.items():
+        if not isinstance(history, Mapping) or not history.get("loss"):
+            raise ValueError(f"histories[{label!r}] has no 'loss' list.")
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, history) in enumerate(histories.items()):
+        colour = colours[i % len(colours)]
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        for ax, metric in zip(axes, ("loss", "accuracy")):
+            if history.get(metric):
+                ax.plot(epochs, history[metric], "--", color=colour, alpha=0.7,
+                        label=f"{label} (train)")  # fmt: skip
+            if history.get(f"val_{metric}"):
+                ax.plot(epochs, history[f"val_{metric}"], "-", color=colour,
+                        label=f"{label} (validation)")  # fmt: skip
+    for ax, name in zip(axes, ("Loss", "Accuracy")):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
 def _best_and_stop(values: np.ndarray, patience: int | None):
     """Index of the lowest finite value, and where early stopping with ``patience`` would
     stop as ``(stop_index, restored_index)`` (None if it would not stop)."""

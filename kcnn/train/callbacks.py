@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kcnn.train import diagnose as _diagnose
+from kcnn.train.diagnose import diagnose, report_markdown
 
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.json"
@@ -90,6 +90,10 @@ class _EpochHistory(keras.callbacks.Callback):
         self._started = True
         if epoch > 0 and self.directory is not None:
             self.history = _truncate(read_history(self.directory), epoch)
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
     def _record(self, epoch: int, logs: dict) -> None:
         self.on_epoch_begin(epoch)  # in case a caller skips on_epoch_begin
@@ -224,13 +228,13 @@ class TrainingDiagnostics(_EpochHistory):
         self._update(self.history)
 
     def _update(self, history: dict, where: str = "") -> None:
-        self.findings = _diagnose.diagnose(history)
+        self.findings = diagnose(history)
         for finding in self.findings:
             if self.verbose and finding.kind not in self._said:
                 print(f"kcnn diagnosis{where}: {finding}", flush=True)
             self._said.add(finding.kind)
         if self.directory is not None:
-            report = _diagnose.report_markdown(history, self.findings)
+            report = report_markdown(history, self.findings)
             _write_text(Path(self.directory) / "report.md", report)
 
     def get_config(self) -> dict:
@@ -251,6 +255,10 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
 
     def get_config(self) -> dict:
         return {"raise_error": self.raise_error}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
 
 def early_stopping(

@@ -146,7 +146,7 @@ def check_late_overfit(
 
 
 def check_stagnation(
-    history: Mapping[str, Sequence[float]], window: int = 3, min_improvement: float = 0.01
+    history: Mapping[str, Sequence[float]], window: int = 3, min_improvement: float = 0.02
 ) -> Finding | None:
     """The training loss improved by less than ``min_improvement`` (relative) over the last
     ``window`` epochs, while still far from zero."""

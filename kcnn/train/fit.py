@@ -429,7 +429,7 @@ def fit(
         )
         y_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
         plot_confusion_matrix(
-            data.y_test,
+            data.y_test[: len(y_pred)],  # fewer under KERAS_MAX_STEPS_PER_EPOCH
             y_pred,
             data.class_names,
             path / "confusion.png",

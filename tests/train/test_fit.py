@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import keras
@@ -130,7 +131,7 @@ def test_mixup_switches_to_categorical_loss_and_still_learns(tmp_path):
     model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
     config = TrainConfig(epochs=6, augment="mixup", verbose=0)
     history, run = kcnn.train.fit(model, data, config, run_dir=tmp_path)
-    assert model.loss == "categorical_crossentropy"
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
     assert max(history.history["val_accuracy"]) > 0.85
     assert json.loads((run / "config.json").read_text())["augment"] == "mixup"
     assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.85
@@ -144,3 +145,98 @@ def test_label_breaking_augmentation_is_refused_before_training(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="augment must be a policy name"):
         TrainConfig(augment=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"schedule": "linear"}, r"schedule must be one of \['constant', 'cosine'"),
+        ({"schedule": "step", "warmup_epochs": 1}, r"warmup_epochs is for the 'constant'"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0.0, 1.0\)"),
+        ({"weight_decay": -0.1}, r"weight_decay must be in"),
+        ({"early_stopping": "eager"}, r"patience must be an integer or one of"),
+        ({"mixed_precision": "float16"}, r"mixed_precision must be True, False or one of"),
+        ({"seed": -1}, r"seed must be an integer >= 0"),
+        ({"verbose": 3}, r"verbose must be 0, 1 or 2"),
+    ],
+)
+def test_train_config_validates_the_new_fields(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_same_seed_same_weights(digits):
+    """Augmentation, dropout and the batch order all follow the seed: identical weights."""
+    config = TrainConfig(epochs=2, augment="crop", optimizer="sgd", learning_rate=0.05, verbose=0)
+    weights = []
+    for _ in range(2):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        model = kcnn.build_model("simple_cnn", input_shape=digits.input_shape)
+        kcnn.train.fit(model, digits, config, run_dir=None)
+        weights.append([np.asarray(v) for v in model.weights])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = kcnn.build_model("simple_cnn", input_shape=digits.input_shape)
+    kcnn.train.fit(model, digits, dataclasses.replace(config, seed=1), run_dir=None)
+    assert not np.array_equal(np.asarray(model.weights[0]), weights[0][0])
+
+
+@pytest.mark.learning
+def test_schedules_label_smoothing_and_bfloat16_still_learn(digits):
+    for changes in (
+        {"schedule": "onecycle", "optimizer": "adamw", "learning_rate": 3e-3},
+        {"schedule": "cosine", "warmup_epochs": 1, "label_smoothing": 0.1},
+        {"mixed_precision": "mixed_bfloat16", "optimizer": "sgd", "learning_rate": 0.05},
+    ):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        model = kcnn.build_model("simple_cnn", input_shape=digits.input_shape)
+        config = TrainConfig(epochs=6, verbose=0, **changes)
+        history, _ = kcnn.train.fit(model, digits, config, run_dir=None)
+        assert history.history["val_accuracy"][-1] > 0.85, (changes, history.history)
+        if "label_smoothing" in changes:
+            assert model.loss.get_config()["label_smoothing"] == 0.1
+        if "mixed_precision" in changes:
+            assert model.get_layer("simple_cnn_block1_conv").compute_dtype == "bfloat16"
+            assert model.get_layer("predictions").compute_dtype == "float32"
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(digits, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = kcnn.build_model("mlp", input_shape=digits.input_shape)
+    # A rate this high makes the validation loss jump about: patience 1 stops early.
+    config = TrainConfig(epochs=15, optimizer="sgd", learning_rate=2.0, early_stopping=1,
+                         verbose=0)  # fmt: skip
+    history, run = kcnn.train.fit(model, digits, config, run_dir=tmp_path)
+    losses = history.history["val_loss"]
+    assert len(losses) < 15
+    best = int(np.nanargmin(losses))
+    evaluated = model.evaluate(digits.x_val, digits.y_val, verbose=0)[0]
+    assert evaluated == pytest.approx(losses[best], rel=1e-4)
+
+
+@pytest.mark.learning
+def test_simple_cnn_one_epoch_on_full_fashion_mnist(fashion_mnist):
+    """SimpleCNN trained for one epoch on all 60,000 training images reaches >= 88% on the
+    10,000 test images, and evaluate() right after training agrees with the epoch's
+    validation accuracy (one half of the test set validates, the other is evaluated)."""
+    half = len(fashion_mnist.x_test) // 2
+    data = dataclasses.replace(
+        fashion_mnist,
+        x_val=fashion_mnist.x_test[:half], y_val=fashion_mnist.y_test[:half],
+        x_test=fashion_mnist.x_test[:0], y_test=fashion_mnist.y_test[:0],
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    model = kcnn.build_model("simple_cnn")
+    config = TrainConfig(epochs=1, batch_size=32, optimizer="adamw", learning_rate=8e-3,
+                         schedule="onecycle", verbose=0)  # fmt: skip
+    history, _ = kcnn.train.fit(model, data, config, run_dir=None)
+    validation = history.history["val_accuracy"][-1]
+    other_half = model.evaluate(fashion_mnist.x_test[half:], fashion_mnist.y_test[half:],
+                                verbose=0)[1]  # fmt: skip
+    test_accuracy = model.evaluate(fashion_mnist.x_test, fashion_mnist.y_test, verbose=0)[1]
+    assert test_accuracy >= 0.88, (test_accuracy, validation, other_half)
+    assert abs(other_half - validation) <= 0.02, (validation, other_half)

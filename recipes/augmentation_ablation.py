@@ -1,0 +1,47 @@
+"""SimpleCNN on a small Fashion-MNIST subset with and without augmentation.
+
+Shows: on few images, flips and shifts keep validation accuracy climbing after the
+un-augmented run has memorised its training set (train/val accuracy plotted).
+Result on a 2-core x86-64 CPU (TensorFlow backend, 15 epochs on 5,000 images): see the
+printed table and augmentation_ablation.png.
+
+    python recipes/augmentation_ablation.py [--epochs 15] [--backend torch]
+"""
+
+from common import parse_args, train
+
+CONFIG = dict(epochs=15, batch_size=64, learning_rate=1e-3, dataset="fashion_mnist",
+              train_images=5_000, policy="flip_crop")  # fmt: skip
+
+
+def main(argv=None) -> dict:
+    args = parse_args(__doc__.splitlines()[0], CONFIG, argv, dataset=True)
+    import dataclasses
+
+    import kcnn
+
+    data = kcnn.data.load_dataset(args.dataset)
+    n = CONFIG["train_images"]
+    data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+    results, histories = {}, {}
+    for augment in (None, CONFIG["policy"]):
+        label = f"augment={augment or 'none'}"
+        config = kcnn.train.TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size,
+            learning_rate=CONFIG["learning_rate"], augment=augment, verbose=2,
+        )  # fmt: skip
+        results[label], histories[label], *_ = train(
+            "simple_cnn", data, config, args.out, label=label
+        )
+    print("\n| run | test accuracy | final train accuracy | final val accuracy |")
+    print("|---|---|---|---|")
+    for label, history in histories.items():
+        print(f"| {label} | {results[label]:.4f} | {history['accuracy'][-1]:.4f} | "
+              f"{history['val_accuracy'][-1]:.4f} |")  # fmt: skip
+    kcnn.inspect.plot_histories(histories, f"{args.out}/augmentation_ablation.png",
+                                title=f"Augmentation on {n:,} images")  # fmt: skip
+    return results
+
+
+if __name__ == "__main__":
+    main()

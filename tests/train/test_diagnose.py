@@ -1,0 +1,73 @@
+"""Each diagnosis rule on synthetic histories: it fires on its pattern and stays quiet on a
+healthy run."""
+
+import importlib
+import math
+
+import pytest
+
+# The module: the attribute kcnn.train.diagnose is the function of the same name.
+d = importlib.import_module("kcnn.train.diagnose")
+
+HEALTHY = {
+    "loss": [1.2, 0.6, 0.4, 0.3, 0.25, 0.22],
+    "accuracy": [0.6, 0.8, 0.86, 0.9, 0.91, 0.92],
+    "val_loss": [0.9, 0.55, 0.42, 0.35, 0.31, 0.30],
+    "val_accuracy": [0.7, 0.82, 0.86, 0.88, 0.90, 0.905],
+}
+
+
+def test_a_healthy_run_has_no_findings():
+    assert d.diagnose(HEALTHY) == []
+    assert "No problem found" in d.report_markdown(HEALTHY, [])
+
+
+def test_overfit_is_the_lessons_99_vs_60():
+    history = {**HEALTHY, "accuracy": [0.7, 0.9, 0.99], "val_accuracy": [0.55, 0.6, 0.6],
+               "loss": [1.0, 0.3, 0.02], "val_loss": [1.2, 1.3, 1.6]}  # fmt: skip
+    finding = d.check_overfit(history)
+    assert finding.kind == "overfit" and finding.epoch == 3
+    assert "99.0%" in finding.message and "60.0%" in finding.message
+    assert any("dropout" in a for a in finding.advice)
+    assert d.check_overfit({**history, "val_accuracy": [0.6, 0.85, 0.95]}) is None
+
+
+def test_underfit_when_both_are_low_and_close():
+    history = {"loss": [2.2, 2.0, 1.9], "accuracy": [0.2, 0.3, 0.35],
+               "val_loss": [2.1, 2.0, 1.9], "val_accuracy": [0.22, 0.3, 0.33]}  # fmt: skip
+    finding = d.check_underfit(history)
+    assert finding.kind == "underfit" and "35.0%" in finding.message
+    assert d.check_underfit({k: v[:1] for k, v in history.items()}) is None  # too early
+
+
+def test_nan_names_the_epoch_and_hides_the_other_rules():
+    history = {"loss": [2.0, 5.0, math.nan], "accuracy": [0.1, 0.1, 0.1]}
+    findings = d.diagnose(history)
+    assert [f.kind for f in findings] == ["nan"] and findings[0].epoch == 3
+    assert "learning rate" in findings[0].advice[0]
+    assert d.check_nan({"loss": [1.0], "val_loss": [math.inf]}).epoch == 1
+
+
+def test_late_overfit_points_at_the_best_epoch():
+    history = {**HEALTHY, "val_loss": [0.9, 0.5, 0.4, 0.45, 0.5, 0.6]}
+    finding = d.check_late_overfit(history)
+    assert finding.kind == "late_overfit" and finding.epoch == 3
+    assert "epoch 3" in finding.advice[0]
+    assert d.check_late_overfit({**history, "val_loss": [0.9, 0.5, 0.4, 0.41, 0.39, 0.38]}) is None
+
+
+def test_stagnation_when_the_training_loss_stops_falling():
+    history = {"loss": [1.5, 1.2, 1.19, 1.185, 1.18], "accuracy": [0.5, 0.6, 0.6, 0.6, 0.6]}
+    assert d.check_stagnation(history).kind == "stagnation"
+    assert d.check_stagnation({**history, "accuracy": [0.9, 0.99, 0.995, 0.995, 0.996]}) is None
+
+
+def test_report_lists_findings_with_advice():
+    history = {"loss": [1.0, math.nan], "accuracy": [0.5, 0.5]}
+    text = d.report_markdown(history, d.diagnose(history))
+    assert "## nan (epoch 2)" in text and "- lower the learning rate" in text
+
+
+def test_diagnose_rejects_what_is_not_a_history():
+    with pytest.raises(ValueError, match="history must be a dict with a 'loss' list"):
+        d.diagnose([0.1, 0.2])

@@ -1,0 +1,105 @@
+"""Kill a training process for real (SIGKILL) and resume it, on this run's backend.
+
+What is asserted, per backend, on CPU:
+(a) whenever the process dies, checkpoint.json names a checkpoint that loads;
+(b) the resumed run ends with weights bit-identical to a run that never stopped (same
+    seed): the model, optimizer, Dropout generators, torch's global generator and the
+    epoch-keyed pipeline are all restored, so there is nothing left to differ;
+(c) the history has every epoch exactly once.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _start(root, out, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.train.resume_worker", str(root), str(out), *extra],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
+    )
+
+
+def _finish(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+def _kill_when_hanging(process, timeout=300):
+    """Wait (bounded) for the worker's HANG line, SIGKILL it, return its run folder."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("HANG "):
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            return line.split(" ", 1)[1].strip()
+        if not line and process.poll() is not None:
+            raise AssertionError(f"worker ended without hanging:\n{process.stderr.read()[-3000:]}")
+    process.kill()
+    raise AssertionError("worker did not reach its hang point in time")
+
+
+def _weights(path):
+    with np.load(path) as f:
+        return [f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def _assert_checkpoint_loads(run):
+    state = json.loads((Path(run) / "checkpoint.json").read_text())
+    model = keras.saving.load_model(Path(run) / state["file"], safe_mode=True)
+    assert model.optimizer is not None and int(model.optimizer.iterations) > 0
+    return state
+
+
+def test_killed_runs_resume_to_the_uninterrupted_weights(tmp_path):
+    reference = tmp_path / "reference.npz"
+    _finish(_start(tmp_path / "ref", reference))
+
+    # Killed in the middle of epoch 2 (0-based 1), after epoch 1's checkpoint.
+    run = _kill_when_hanging(_start(tmp_path / "a", tmp_path / "unused.npz", "--hang-at-batch",
+                                    "1:7"))  # fmt: skip
+    state = _assert_checkpoint_loads(run)
+    assert state["epoch"] == 1
+    resumed = tmp_path / "a.npz"
+    _finish(_start(tmp_path / "a", resumed, "--resume", run))
+
+    # Killed while writing epoch 2's checkpoint: half a temporary file is left behind.
+    run_b = _kill_when_hanging(_start(tmp_path / "b", tmp_path / "unused.npz",
+                                      "--hang-in-save", "2"))  # fmt: skip
+    leftovers = [p.name for p in (tmp_path / "b").glob("*/checkpoints/.*.tmp.keras")]
+    assert leftovers == [".epoch-0002.tmp.keras"]
+    state = _assert_checkpoint_loads(run_b)
+    assert state["epoch"] == 1  # the last complete one
+    resumed_b = tmp_path / "b.npz"
+    _finish(_start(tmp_path / "b", resumed_b, "--resume", run_b))
+
+    expected = _weights(reference)
+    for path in (resumed, resumed_b):
+        got = _weights(path)
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)  # exact on CPU
+    for folder in (run, run_b):
+        history = json.loads((Path(folder) / "history.json").read_text())
+        assert history["epoch"] == [1, 2, 3]
+        assert all(len(v) == 3 for v in history.values())
+        metrics = json.loads((Path(folder) / "metrics.json").read_text())
+        assert metrics["resumed_at_epoch"] == 1
