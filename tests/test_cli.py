@@ -99,3 +99,35 @@ def test_train_with_augmentation(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["augment"] == ["crop", "cutout"]
     assert cli.main(["train", "--augment", "flip_crop", "--out", str(tmp_path / "no")]) == 2
     assert "would break the labels of digits" in capsys.readouterr().err
+
+
+def test_train_resume_continues_the_run_with_its_own_settings(tmp_path, capsys):
+    args = ["train", "--model", "mlp", "--epochs", "1", "--lr", "3e-3", "--schedule", "cosine",
+            "--early-stopping", "4", "--verbose", "0", "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(args) == 0
+    (run,) = tmp_path.iterdir()
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--verbose", "0"]) == 0
+    assert list(tmp_path.iterdir()) == [run]  # in place, no new folder
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3]
+    config = json.loads((run / "config.json").read_text())
+    assert config["epochs"] == 3 and config["learning_rate"] == 3e-3  # kept, but --epochs wins
+    assert config["schedule"] == "cosine" and config["early_stopping"] == 4
+    assert config["model"] == "mlp" and config["dataset"] == "digits"
+    assert f"run folder: {run}" in capsys.readouterr().out
+
+
+def test_train_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 2
+    assert "is not a kcnn run folder: it has no config.json" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text('{"model": "mlp", "dataset": "digits"}')
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 2
+    assert "has no checkpoint.json" in capsys.readouterr().err
+
+
+def test_train_that_diverges_exits_1_with_advice(tmp_path, capsys):
+    args = ["train", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2", "--verbose", "0",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "Training diverged" in err and "lower the learning rate" in err
