@@ -3,8 +3,8 @@
 
 Shows: what two decades of small changes buy on the data set LeNet was made for.
 Result on a 2-core x86-64 CPU: not measured here (MNIST needs a download, and this machine
-has none); with ``--dataset fashion_mnist`` (same format, 3 epochs, TensorFlow backend):
-classic 0.87, modern 0.89, about 1.5 minutes for both.
+has none); with ``--dataset fashion_mnist --epochs 3`` (same format, TensorFlow backend):
+test accuracy 0.854 classic, 0.874 modern, 1.5 minutes of training for both.
 
     python recipes/lenet5_mnist.py [--epochs 5] [--dataset mnist] [--backend torch]
 """

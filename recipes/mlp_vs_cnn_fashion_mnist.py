@@ -2,8 +2,8 @@
 
 Shows: the lesson's comparison. The MLP sees 784 unrelated numbers; the CNN shares 3x3
 filters across the image and pools, so it learns more from fewer weights.
-Result on a 2-core x86-64 CPU (TensorFlow backend, 5 epochs): MLP 0.87 test accuracy
-with 235k parameters, SimpleCNN 0.91 with 420k, about 2 minutes for both.
+Result on a 2-core x86-64 CPU (TensorFlow backend, 5 epochs): MLP 0.882 test accuracy
+with 535,818 parameters in 0.9 minutes; SimpleCNN 0.914 with 421,738 in 3.4 minutes.
 
     python recipes/mlp_vs_cnn_fashion_mnist.py [--epochs 5] [--backend torch]
 """

@@ -142,15 +142,15 @@ def make_schedule(
 
 def find_lr(
     model: keras.Model,
-    x,
-    y=None,
+    x: np.ndarray | keras.utils.PyDataset,
+    y: np.ndarray | None = None,
     *,
     start_lr: float = 1e-7,
     end_lr: float = 10.0,
     num_steps: int = 200,
     batch_size: int = 64,
     optimizer: keras.optimizers.Optimizer | None = None,
-    loss="sparse_categorical_crossentropy",
+    loss: str | keras.losses.Loss = "sparse_categorical_crossentropy",
     path: str | os.PathLike | None = None,
     seed: int = 0,
 ) -> dict:
