@@ -25,6 +25,35 @@ def test_plot_history_with_and_without_validation(tmp_path):
     assert not list(tmp_path.rglob("*.tmp.png"))
 
 
+def test_early_stopping_marker_follows_keras_rule():
+    from kcnn.inspect.visualize import _best_and_stop
+
+    val_loss = np.array([0.8, 0.55, 0.45, 0.42, 0.43, 0.45, 0.5, 0.55, 0.6])
+    # Keras' EarlyStopping(patience=3): epochs 5, 6, 7 do not improve -> stops after 7
+    # (index 6) and restores epoch 4 (index 3).
+    assert _best_and_stop(val_loss, 3) == (3, (6, 3))
+    assert _best_and_stop(val_loss, 10) == (3, None)
+    assert _best_and_stop(np.array([np.nan, 1.0]), 2) == (1, None)  # NaN is never best
+
+
+def test_plot_history_marks_and_plot_histories_compare(tmp_path):
+    import matplotlib.image
+
+    history = {"loss": [1.0, 0.6, 0.5, 0.55, 0.6], "accuracy": [0.6, 0.8, 0.85, 0.86, 0.87],
+               "val_loss": [0.9, 0.6, 0.5, 0.6, 0.7], "val_accuracy": [0.6, 0.7, 0.8, 0.78, 0.77],
+               "epoch": [1, 2, 3, 4, 5]}  # fmt: skip
+    kcnn.inspect.plot_history(history, tmp_path / "a.png", monitor="val_accuracy", patience=2)
+    image = matplotlib.image.imread(tmp_path / "a.png")
+    assert image.shape[1] > 1000 and image.std() > 0.05  # a real picture, not blank
+    written = kcnn.inspect.plot_histories({"a": history, "b": history}, tmp_path / "c.png", "t")
+    image = matplotlib.image.imread(written)
+    assert image.shape[1] > 1000 and image.std() > 0.05
+    with pytest.raises(ValueError, match=r"histories\['b'\] has no 'loss' list"):
+        kcnn.inspect.plot_histories({"a": history, "b": {}}, tmp_path / "d.png")
+    with pytest.raises(ValueError, match="non-empty dict of label -> history"):
+        kcnn.inspect.plot_histories({}, tmp_path / "d.png")
+
+
 def test_plot_history_rejects_empty(tmp_path):
     with pytest.raises(ValueError, match="non-empty 'loss'"):
         kcnn.inspect.plot_history({"accuracy": [0.1]}, tmp_path / "x.png")
