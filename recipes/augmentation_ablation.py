@@ -1,9 +1,13 @@
 """SimpleCNN on a small Fashion-MNIST subset with and without augmentation.
 
-Shows: on few images, flips and shifts keep validation accuracy climbing after the
-un-augmented run has memorised its training set (train/val accuracy plotted). Dropout is
+Shows: augmentation helps only when it adds variation the test set has. Without it the
+network memorises its 2,000 training images (train accuracy 100%); flips and shifts slow
+that down, yet cost validation accuracy here, because Fashion-MNIST is centred and every
+shoe faces left: a flipped or shifted item is one the test set never shows. Dropout is
 off in both runs, so augmentation is the only regulariser compared.
-Result on a 2-core x86-64 CPU (TensorFlow backend, 30 epochs on 2,000 images): see RESULT.
+Result on a 2-core x86-64 CPU (TensorFlow backend, 30 epochs on 2,000 images, 2.8
+minutes for both runs): test accuracy 0.860 without augmentation (train 1.000), 0.801
+with ``flip_crop`` (train 0.862); horizontal flips alone gave 0.842 (train 0.993).
 
     python recipes/augmentation_ablation.py [--epochs 30] [--backend torch]
 """
@@ -12,7 +16,6 @@ from common import parse_args, train
 
 CONFIG = dict(epochs=30, batch_size=64, learning_rate=1e-3, dataset="fashion_mnist",
               train_images=2_000, policy="flip_crop", dropout=0.0)  # fmt: skip
-RESULT = "not yet measured"
 
 
 def main(argv=None) -> dict:
@@ -26,7 +29,8 @@ def main(argv=None) -> dict:
     data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
     results, histories = {}, {}
     for augment in (None, CONFIG["policy"]):
-        label = f"augment={augment or 'none'}"
+        name = augment if augment is None or isinstance(augment, str) else "+".join(augment)
+        label = f"augment={name or 'none'}"
         config = kcnn.train.TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size,
             learning_rate=CONFIG["learning_rate"], augment=augment, verbose=2,
