@@ -348,8 +348,8 @@ def augmentation(
     """Build an augmentation policy as a `keras.layers.Pipeline`.
 
     Args:
-        policy: a name from `POLICIES`, or a list of transform names (`TRANSFORMS`) and
-            Keras layers. Defaults to ``"flip_crop"``.
+        policy: a name from `POLICIES`, one transform name from `TRANSFORMS`, or a list of
+            transform names and Keras layers. Defaults to ``"flip_crop"``.
         dataset: a `kcnn.data.Dataset` (or its ``label_rules`` dict). Transforms that would
             break its labels raise a ValueError that says why. Defaults to None (no check).
         seed: base seed; each layer gets ``seed + its position``. Defaults to 0.
@@ -379,6 +379,8 @@ def augmentation(
         kcnn.data.augmentation("flip_crop", kcnn.data.load_dataset("digits"))  # ValueError
         ```
     """
+    if isinstance(policy, str) and policy not in POLICIES and policy in TRANSFORMS:
+        policy = [policy]  # one transform on its own, e.g. "horizontal_flip"
     if isinstance(policy, str):
         if policy not in POLICIES:
             raise ValueError(

@@ -89,6 +89,10 @@ def test_label_breaking_transforms_raise_with_the_reason(digits28, fashion_mnist
     assert len(augmentation("crop", digits28).layers) == 1
     allowed = augmentation("flip_crop", digits28, allow=("horizontal_flip",))
     assert [layer.name for layer in allowed.layers] == ["crop", "horizontal_flip"]
+    # One transform name on its own is a policy of one layer, with the same checks.
+    assert [layer.name for layer in augmentation("horizontal_flip").layers] == ["horizontal_flip"]
+    with pytest.raises(ValueError, match="'horizontal_flip' would break the labels"):
+        augmentation("horizontal_flip", digits28)
 
 
 def test_bad_policies_and_options(digits28):
