@@ -107,7 +107,7 @@ def _subset(data, n_train, n_val, seed=0):
 @pytest.mark.learning
 def test_diagnosis_of_real_runs(fashion_mnist, tmp_path):
     """Provoke each condition for real and check the diagnosis names it."""
-    small = _subset(fashion_mnist, 200, 1000)
+    small = _subset(fashion_mnist, 200, 500)
 
     def run(model, name, **config):
         keras.utils.set_random_seed(0)
@@ -115,7 +115,7 @@ def test_diagnosis_of_real_runs(fashion_mnist, tmp_path):
         return (path / "report.md").read_text()
 
     # A CNN without dropout on 200 images memorises them; validation loss turns up.
-    report = run(kcnn.build_model("simple_cnn", dropout=0.0), "over", epochs=40, batch_size=32)
+    report = run(kcnn.build_model("simple_cnn", dropout=0.0), "over", epochs=30, batch_size=32)
     assert "## overfit" in report and "## late overfit" in report, report
     # Two hidden units cannot fit ten classes.
     report = run(kcnn.build_model("mlp", hidden_units=(2,)), "under", epochs=4,

@@ -194,7 +194,7 @@ def test_schedules_label_smoothing_and_bfloat16_still_learn(digits):
         keras.backend.clear_session()
         keras.utils.set_random_seed(0)
         model = kcnn.build_model("simple_cnn", input_shape=digits.input_shape)
-        config = TrainConfig(epochs=6, verbose=0, **changes)
+        config = TrainConfig(epochs=4, verbose=0, **changes)
         history, _ = kcnn.train.fit(model, digits, config, run_dir=None)
         assert history.history["val_accuracy"][-1] > 0.85, (changes, history.history)
         if "label_smoothing" in changes:
