@@ -82,7 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--augment",
         help="augmentation policy (none, crop, flip_crop, color, cutout, mixup, cutmix, "
-        "randaugment) or comma-separated transforms, e.g. crop,cutout (default: none); "
+        "randaugment), a transform, or comma-separated transforms, e.g. crop,cutout "
+        "(default: none); "
         "transforms that break the data set's labels are refused",
     )
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
