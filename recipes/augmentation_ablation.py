@@ -2,8 +2,9 @@
 
 Shows: augmentation helps only when it adds variation the test set has. Without it the
 network memorises its 2,000 training images (train accuracy 100%); flips and shifts slow
-that down, yet cost validation accuracy here, because Fashion-MNIST is centred and every
-shoe faces left: a flipped or shifted item is one the test set never shows. Dropout is
+that down, yet cost validation accuracy here: Fashion-MNIST is centred and every shoe
+faces left, so a flipped or shifted item is one the test set never shows, and this small
+network spends capacity on it (ResNet-20 does gain from flip_crop on the full set). Dropout is
 off in both runs, so augmentation is the only regulariser compared.
 Result on a 2-core x86-64 CPU (TensorFlow backend, 30 epochs on 2,000 images, 2.8
 minutes for both runs): test accuracy 0.860 without augmentation (train 1.000), 0.801
