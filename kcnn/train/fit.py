@@ -322,8 +322,9 @@ def fit(
     if resume is not None:
         stored = read_run_config(resume)
         config = config or TrainConfig.from_dict(stored)
-        run_info = {**{k: v for k, v in stored.items() if k not in _config_keys()},
-                    **(run_info or {})}  # fmt: skip
+        # How to reload the data and model carries over; the backend is this process's.
+        carried = {k: v for k, v in stored.items() if k not in _config_keys() | {"backend"}}
+        run_info = {**carried, **(run_info or {})}
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
@@ -369,9 +370,9 @@ def fit(
         pipeline.set_epoch(initial_epoch)
     elif run_dir is not None:
         path = new_run_dir(run_dir, model.name)
-    patience = kc.early_stopping(config.early_stopping).patience if config.early_stopping else 5
+    stopper = None if config.early_stopping is None else kc.early_stopping(config.early_stopping)
     diagnostics = kc.TrainingDiagnostics(path, verbose=config.verbose > 0)
-    own = [diagnostics]
+    own = [_PipelineEpoch(pipeline)]
     if path is not None:
         write_json(
             path / "config.json",
@@ -383,13 +384,11 @@ def fit(
                 **(run_info or {}),
             },
         )
-        own.insert(0, kc.CurvePlotter(path, patience=patience))
-        if config.checkpoint:
-            own.append(kc.RunCheckpoint(path))
-    if config.early_stopping is not None:
-        own.append(kc.early_stopping(config.early_stopping))
-    own.append(kc.TerminateOnNaN())
-    own.insert(0, _PipelineEpoch(pipeline))
+        own.append(kc.CurvePlotter(path, patience=stopper.patience if stopper else 5))
+    own.append(diagnostics)
+    if path is not None and config.checkpoint:
+        own.append(kc.RunCheckpoint(path))
+    own += [callback for callback in (stopper, kc.TerminateOnNaN()) if callback is not None]
 
     start = time.perf_counter()
     try:
