@@ -7,6 +7,7 @@ from kcnn.inspect.visualize import (
     plot_confusion_matrix,
     plot_histories,
     plot_history,
+    plot_lr_range,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_histories",
     "plot_history",
+    "plot_lr_range",
 ]

@@ -6,6 +6,7 @@ never opens a window or needs a display.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -170,6 +171,43 @@ def plot_histories(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_lr_range(
+    learning_rates: Sequence[float],
+    losses: Sequence[float],
+    suggestion: float,
+    path: str | os.PathLike,
+) -> str:
+    """Plot a learning-rate range test: smoothed loss against rate, log scale, with the
+    suggested rate marked (what `kcnn.train.find_lr` draws).
+
+    Args:
+        learning_rates: the rates swept.
+        losses: the smoothed loss at each rate.
+        suggestion: the rate to mark.
+        path: where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(learning_rates, losses)
+    ax.set_xscale("log")
+    ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggestion {suggestion:.2g}")
+    finite = [v for v in losses if math.isfinite(v)]
+    if finite:
+        ax.set_ylim(min(finite) * 0.95, min(max(finite), 4 * min(finite)) * 1.05)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title("Learning-rate range test")
+    ax.grid(alpha=0.3)
+    ax.legend()
     try:
         return _save(fig, path)
     finally:

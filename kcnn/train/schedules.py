@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import keras
 import numpy as np
+
+from kcnn.data.pipeline import make_pipeline
+from kcnn.inspect.visualize import plot_lr_range
 
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 
@@ -224,29 +226,21 @@ def find_lr(
         "path": None,
     }
     if path is not None:
-        result["path"] = _plot_lr(rates, losses, suggestion, Path(path))
+        result["path"] = plot_lr_range(rates, losses, suggestion, path)
     return result
 
 
 def _batches(x, y, batch_size: int, seed: int):
-    """An endless iterator of training batches from arrays or a PyDataset."""
-    if isinstance(x, keras.utils.PyDataset):
-        while True:
-            yield from (x[i] for i in range(len(x)))
-            x.on_epoch_end()
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) == 0 or len(x) != len(y):
-        raise ValueError(
-            f"x and y must be non-empty and of equal length. Received {len(x)} images and "
-            f"{len(y)} labels."
-        )
-    epoch = 0
+    """An endless iterator of training batches from arrays (through `make_pipeline`, which
+    checks them and shuffles by seed and epoch) or from a PyDataset."""
+    if not isinstance(x, keras.utils.PyDataset):
+        x = make_pipeline(
+            x, y, batch_size, seed=seed, path="device",
+            drop_remainder=len(x) >= batch_size,  # full batches, unless there is only one
+        )  # fmt: skip
     while True:
-        order = np.random.default_rng([seed, epoch]).permutation(len(x))
-        for start in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
-            chosen = order[start : start + batch_size]
-            yield x[chosen], y[chosen]
-        epoch += 1
+        yield from (x[i] for i in range(len(x)))
+        x.on_epoch_end()
 
 
 def _valley(rates: np.ndarray, losses: np.ndarray) -> float:
@@ -267,25 +261,3 @@ def _valley(rates: np.ndarray, losses: np.ndarray) -> float:
                 max_start = max_end - longest[max_end]
     sections = (max_end - max_start) / 3
     return float(rates[max_start + int(sections) + int(sections / 2)])
-
-
-def _plot_lr(rates, losses, suggestion: float, path: Path) -> str:
-    from kcnn.inspect.visualize import _pyplot, _save
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(rates, losses)
-    ax.set_xscale("log")
-    ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggestion {suggestion:.2g}")
-    finite = [v for v in losses if math.isfinite(v)]
-    if finite:
-        ax.set_ylim(min(finite) * 0.95, min(max(finite), 4 * min(finite)) * 1.05)
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("training loss (smoothed)")
-    ax.set_title("Learning-rate range test")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)

@@ -90,3 +90,13 @@ def test_augmentation_gallery(tmp_path, fashion_mnist):
     assert not (tmp_path / "no.png").exists()
     with pytest.raises(ValueError, match="num_images must be an integer >= 1"):
         kcnn.inspect.augmentation_gallery(digits, "crop", tmp_path / "no.png", num_images=0)
+
+
+def test_plot_lr_range_draws_the_sweep(tmp_path):
+    import matplotlib.image
+
+    rates = np.geomspace(1e-6, 1.0, 50)
+    losses = np.concatenate([np.full(30, 2.3), np.linspace(2.3, 1.0, 15), [2.0, 5, 9, np.nan, 20]])
+    written = kcnn.inspect.plot_lr_range(rates, losses, 1e-3, tmp_path / "lr.png")
+    image = matplotlib.image.imread(written)
+    assert image.shape[1] > 500 and image.std() > 0.05
