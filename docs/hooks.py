@@ -18,7 +18,7 @@ def _models_table() -> str:
     ]
     for name in kcnn.list_models():
         builder = get_model_builder(name)
-        model = builder()
+        model = builder(**getattr(builder, "listing_kwargs", {}))
         shape = "x".join(str(d) for d in model.input_shape[1:])
         description = (builder.__doc__ or "").strip().splitlines()[0]
         rows.append(

@@ -145,7 +145,7 @@ def _cmd_models(args) -> int:
         if args.no_params:
             rows.append((name, "", "", description))
             continue
-        model = builder()
+        model = builder(**getattr(builder, "listing_kwargs", {}))
         shape = "x".join(str(d) for d in model.input_shape[1:])
         rows.append((name, f"{count_params(model)['trainable']:,}", shape, description))
         del model

@@ -1,4 +1,5 @@
-"""Training: the fit recipe and its configuration, callbacks, schedules, curve diagnosis."""
+"""Training: the fit recipe and its configuration, callbacks, schedules, curve diagnosis,
+fine-tuning."""
 
 from kcnn.train.callbacks import (
     CurvePlotter,
@@ -12,6 +13,7 @@ from kcnn.train.callbacks import (
 from kcnn.train.diagnose import Finding, diagnose
 from kcnn.train.fit import TrainConfig, check_data, fit
 from kcnn.train.schedules import OneCycle, find_lr, make_schedule
+from kcnn.train.transfer import fine_tune, unfreeze_backbone
 
 __all__ = [
     "CurvePlotter",
@@ -25,8 +27,10 @@ __all__ = [
     "diagnose",
     "early_stopping",
     "find_lr",
+    "fine_tune",
     "fit",
     "make_schedule",
     "read_checkpoint",
     "restore_checkpoint",
+    "unfreeze_backbone",
 ]

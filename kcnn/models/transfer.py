@@ -1,0 +1,548 @@
+"""Transfer learning: a pretrained backbone without its top, frozen, and a new head.
+
+`build_transfer` (registered as ``"transfer"``) wraps a backbone so that the whole model
+takes kcnn's usual images, floats in [0, 1], and does everything else inside the model:
+
+    input [0, 1] -> (resize) -> (grey to RGB) -> the backbone's own preprocessing
+                 -> backbone(training=False) -> global pooling -> dropout -> predictions
+
+The backbone can be any ``keras.applications`` model (``"mobilenet_v2"``, ``"resnet50"``,
+``"efficientnet_b0"``, ...), a registered kcnn model, a `keras.Model`, or a ``.keras`` file.
+
+**Frozen means frozen.** The backbone is marked ``trainable=False`` *and* called with
+``training=False``. The second part matters for BatchNormalization: a frozen BN layer
+called in training mode would still normalise with the statistics of each new batch and
+update its moving mean and variance, so the features the head learns on would drift away
+from the pretrained ones. Called in inference mode, BN keeps its ImageNet statistics during
+training and during fine-tuning (`kcnn.train.fine_tune`), as the Keras transfer-learning
+guide recommends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from kcnn.models import _common
+from kcnn.models.registry import get_model_builder, list_models, register_model
+
+#: keras.applications backbones by kcnn name:
+#: (class name, preprocessing mode, minimum input size, size of the ImageNet weights).
+#: Preprocessing modes follow ``keras.applications.imagenet_utils.preprocess_input``:
+#: ``tf`` scales to [-1, 1]; ``torch`` scales to [0, 1] and standardises with the ImageNet
+#: mean and std; ``caffe`` flips RGB to BGR and subtracts the ImageNet mean from [0, 255]
+#: pixels; ``pixels`` passes [0, 255] pixels to a model that normalises them itself.
+APPLICATIONS = {
+    "mobilenet": ("MobileNet", "tf", 32, 224),
+    "mobilenet_v2": ("MobileNetV2", "tf", 32, 224),
+    "mobilenet_v3_small": ("MobileNetV3Small", "pixels", 32, 224),
+    "mobilenet_v3_large": ("MobileNetV3Large", "pixels", 32, 224),
+    "resnet50": ("ResNet50", "caffe", 32, 224),
+    "resnet101": ("ResNet101", "caffe", 32, 224),
+    "resnet152": ("ResNet152", "caffe", 32, 224),
+    "resnet50_v2": ("ResNet50V2", "tf", 32, 224),
+    "resnet101_v2": ("ResNet101V2", "tf", 32, 224),
+    "resnet152_v2": ("ResNet152V2", "tf", 32, 224),
+    "vgg16": ("VGG16", "caffe", 32, 224),
+    "vgg19": ("VGG19", "caffe", 32, 224),
+    "densenet121": ("DenseNet121", "torch", 32, 224),
+    "densenet169": ("DenseNet169", "torch", 32, 224),
+    "densenet201": ("DenseNet201", "torch", 32, 224),
+    **{
+        f"efficientnet_b{i}": (f"EfficientNetB{i}", "pixels", 32, size)
+        for i, size in enumerate((224, 240, 260, 300, 380, 456, 528, 600))
+    },
+    **{
+        f"efficientnet_v2_{v.lower()}": (f"EfficientNetV2{v}", "pixels", 32, size)
+        for v, size in (
+            ("B0", 224),
+            ("B1", 240),
+            ("B2", 260),
+            ("B3", 300),
+            ("S", 384),
+            ("M", 480),
+            ("L", 480),
+        )
+    },  # fmt: skip
+    **{
+        f"convnext_{v.lower()}": (f"ConvNeXt{v}", "pixels", 32, 224)
+        for v in ("Tiny", "Small", "Base", "Large", "XLarge")
+    },
+    "xception": ("Xception", "tf", 71, 299),
+    "inception_v3": ("InceptionV3", "tf", 75, 299),
+    "inception_resnet_v2": ("InceptionResNetV2", "tf", 75, 299),
+    "nasnet_mobile": ("NASNetMobile", "tf", 32, 224),
+}
+_BY_CLASS = {entry[0].lower(): name for name, entry in APPLICATIONS.items()}
+
+HEADS = ("linear", "mlp")
+PREPROCESSING = ("tf", "torch", "caffe", "pixels")
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="kcnn")
+class ImageNetPreprocessing(keras.layers.Layer):
+    """A backbone's ``preprocess_input`` as a layer, for images with values in [0, 1].
+
+    ``ImageNetPreprocessing(mode)(x)`` equals
+    ``keras.applications.imagenet_utils.preprocess_input(255 * x, mode=mode)``, so the
+    preprocessing travels with the saved model and reloads under ``safe_mode`` (a ``Lambda``
+    would not).
+
+    Args:
+        mode: ``"tf"`` (to [-1, 1]), ``"torch"`` (ImageNet mean and std), ``"caffe"``
+            (RGB to BGR, minus the ImageNet mean in [0, 255]) or ``"pixels"`` (to [0, 255],
+            for backbones that normalise inside, such as EfficientNet and ConvNeXt).
+        data_format: ``"channels_last"`` or ``"channels_first"``. Defaults to
+            ``keras.config.image_data_format()``.
+    """
+
+    def __init__(self, mode: str, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        _common.check_choice("mode", mode, PREPROCESSING)
+        self.mode = mode
+        self.data_format = data_format or keras.config.image_data_format()
+
+    def _per_channel(self, values) -> np.ndarray:
+        shape = (1, 1, 1, 3) if self.data_format == "channels_last" else (1, 3, 1, 1)
+        return np.asarray(values, dtype="float32").reshape(shape)
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        if self.mode == "tf":
+            return x * 2.0 - 1.0
+        if self.mode == "pixels":
+            return x * 255.0
+        if self.mode == "torch":
+            mean, std = self._per_channel(_IMAGENET_MEAN), self._per_channel(_IMAGENET_STD)
+            return (x - mean) / std
+        axis = -1 if self.data_format == "channels_last" else 1
+        x = keras.ops.flip(x, axis=axis) * 255.0
+        return x - self._per_channel(_CAFFE_MEAN_BGR)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mode=self.mode, data_format=self.data_format)
+        return config
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(path: str | os.PathLike, sha256: str | None, argument: str = "weights") -> Path:
+    """Check that a weights file exists and, given ``sha256``, that its digest matches."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument} file not found. Received: {argument}={str(path)!r}")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual.lower() != str(sha256).lower():
+            raise ValueError(
+                f"{argument} file {str(path)!r} has SHA-256 {actual}, but sha256={sha256!r} "
+                "was expected: the file is corrupt, incomplete or a different file."
+            )
+    return path
+
+
+def build_transfer(
+    backbone: str | os.PathLike | keras.Model = "mobilenet_v2",
+    weights: str | os.PathLike | None = "imagenet",
+    num_classes: int = 10,
+    input_shape: tuple | None = None,
+    head: str | tuple = "linear",
+    dropout: float = 0.2,
+    pooling: str = "avg",
+    image_size: tuple | None = None,
+    feature_layer: str | None = None,
+    sha256: str | None = None,
+    backbone_kwargs: dict | None = None,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+) -> keras.Model:
+    """A frozen pretrained backbone with a new classification head.
+
+    Args:
+        backbone: a ``keras.applications`` name (``"mobilenet_v2"``, ``"resnet50"``,
+            ``"efficientnet_b0"``, ... see `APPLICATIONS`; class names such as
+            ``"MobileNetV2"`` work too), a registered kcnn model name (built headless), a
+            `keras.Model` or the path of a ``.keras`` file (loaded with ``safe_mode=True``;
+            its head is cut off at ``feature_layer``). Defaults to ``"mobilenet_v2"``.
+        weights: ``"imagenet"`` (``keras.applications`` backbones only; downloaded once to
+            ``~/.keras/models/``), ``None`` (random initialisation, or the weights a given
+            model already has), or a local file: ``.weights.h5`` / legacy ``.h5`` loaded
+            into the backbone, or a ``.keras`` file whose layers are matched by name.
+            Defaults to ``"imagenet"``.
+        num_classes: classes of the new head. Defaults to 10.
+        input_shape: shape of the images the model takes, values in [0, 1]. A single
+            channel is repeated to RGB for ``keras.applications`` backbones. Defaults to
+            the backbone's ImageNet size, e.g. ``(224, 224, 3)``.
+        head: ``"linear"`` (pooling, dropout, dense), ``"mlp"`` (a hidden layer of 256
+            ReLU units before the dropout) or a tuple of hidden-layer widths. Defaults to
+            ``"linear"``.
+        dropout: dropout rate before the last dense layer. Defaults to 0.2.
+        pooling: ``"avg"`` or ``"max"`` global pooling of the backbone's feature map.
+            Defaults to ``"avg"``.
+        image_size: ``(height, width)`` to resize to inside the model, for images smaller
+            than the backbone's minimum (32x32 for most, 71 for Xception, 75 for the
+            Inceptions), or to match the size it was pretrained at. Defaults to no resizing.
+        feature_layer: for a model or ``.keras`` backbone, the layer whose output is the
+            feature map. Defaults to the last layer with a spatial (4-D) output.
+        sha256: the expected SHA-256 of the ``weights`` file (or of the ``.keras`` backbone
+            file); a mismatch raises before anything is loaded. Defaults to None.
+        backbone_kwargs: extra arguments for the ``keras.applications`` constructor, such as
+            ``{"alpha": 0.35}``. Defaults to None.
+        classifier_activation: activation of ``predictions``. Defaults to ``"softmax"``.
+        name: the model's name and layer prefix. Defaults to ``"transfer_<backbone>"``.
+
+    Returns:
+        An uncompiled `keras.Model` whose backbone is frozen: train the head with
+        `kcnn.train.fit`, then optionally `kcnn.train.fine_tune`.
+
+    Raises:
+        ValueError: an unknown backbone, an image below the backbone's minimum size, a
+            channel count other than 1 or 3 for an ImageNet backbone, or a SHA-256
+            mismatch.
+        FileNotFoundError: a weights or backbone file that does not exist.
+        ConnectionError: ImageNet weights that cannot be downloaded; the message names the
+            file to fetch and where to put it.
+
+    Example:
+        ```python
+        model = kcnn.build_model("transfer", backbone="mobilenet_v2", num_classes=10,
+                                 input_shape=(32, 32, 3), image_size=(96, 96))
+        kcnn.train.fit(model, data, kcnn.train.TrainConfig(epochs=5))
+        kcnn.train.fine_tune(model, data, unfreeze=20, lr=1e-5)
+        ```
+
+    References:
+        Yosinski, Clune, Bengio, Lipson. How transferable are features in deep neural
+        networks? NeurIPS 2014. Keras guide "Transfer learning & fine-tuning" (Chollet, 2020).
+    """
+    _common.check_num_classes(num_classes, True)
+    dropout = _common.check_rate("dropout", dropout)
+    _common.check_choice("pooling", pooling, ("avg", "max"))
+    hidden = _head_units(head)
+    if classifier_activation is not None and not isinstance(classifier_activation, str):
+        raise TypeError(
+            "classifier_activation must be a string such as 'softmax', or None for logits. "
+            f"Received: classifier_activation={classifier_activation!r}"
+        )
+    if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
+        raise TypeError(f"backbone_kwargs must be a dict. Received: {backbone_kwargs!r}")
+
+    features, preprocessing, label = _make_backbone(
+        backbone, weights, input_shape, image_size, feature_layer, sha256, backbone_kwargs
+    )
+    name = f"transfer_{label}" if name is None else name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
+    shape = _input_shape(input_shape, features, preprocessing)
+    inputs = keras.Input(shape=shape, name=f"{name}_input")
+    x = inputs
+    if image_size is not None:
+        height, width = _image_size(image_size)
+        x = keras.layers.Resizing(height, width, name=f"{name}_resize")(x)
+    backbone_channels = features.input_shape[_common.channel_axis()]
+    if shape[_common.channel_axis()] == 1 and backbone_channels == 3:
+        x = keras.layers.Concatenate(axis=_common.channel_axis(), name=f"{name}_to_rgb")([x] * 3)
+    if preprocessing is not None:
+        x = ImageNetPreprocessing(preprocessing, name=f"{name}_preprocess")(x)
+    _check_fits(x.shape, features)
+
+    features.trainable = False
+    x = features(x, training=False)  # BatchNorm keeps its pretrained statistics
+    if len(x.shape) == 4:
+        pool = (
+            keras.layers.GlobalAveragePooling2D
+            if pooling == "avg"
+            else keras.layers.GlobalMaxPooling2D
+        )
+        x = pool(name=f"{name}_{pooling}_pool")(x)
+    elif len(x.shape) != 2:
+        raise ValueError(
+            f"The backbone's features must be a 4-D feature map or a 2-D vector. "
+            f"Received: features of shape {tuple(x.shape)}"
+        )
+    for index, units in enumerate(hidden, start=1):
+        x = keras.layers.Dense(units, activation="relu", name=f"{name}_head_dense{index}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_head_dropout")(x)
+    x = _common.classifier(x, num_classes, classifier_activation)
+    return keras.Model(inputs, x, name=name)
+
+
+def backbone_of(model: keras.Model) -> keras.Model:
+    """The backbone of a transfer model: its one nested `keras.Model` layer.
+
+    Raises:
+        ValueError: when the model has no nested model, or more than one.
+    """
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1:
+        raise ValueError(
+            "Expected a model with exactly one nested backbone model (as build_transfer "
+            f"makes). Received: model {model.name!r} with {len(nested)} nested models"
+            + (f" ({', '.join(m.name for m in nested)})" if nested else "")
+        )
+    return nested[0]
+
+
+def _head_units(head) -> tuple[int, ...]:
+    if head == "linear":
+        return ()
+    if head == "mlp":
+        return (256,)
+    if isinstance(head, (tuple, list)) and all(
+        isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in head
+    ):
+        return tuple(head)
+    raise ValueError(
+        f"head must be 'linear', 'mlp' or a tuple of hidden-layer widths. Received: head={head!r}"
+    )
+
+
+def _image_size(image_size) -> tuple[int, int]:
+    if (
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_size)
+    ):
+        raise ValueError(
+            f"image_size must be (height, width), two positive integers. "
+            f"Received: image_size={image_size!r}"
+        )
+    return int(image_size[0]), int(image_size[1])
+
+
+def _application_name(backbone) -> str | None:
+    if not isinstance(backbone, str):
+        return None
+    if backbone in APPLICATIONS:
+        return backbone
+    return _BY_CLASS.get(backbone.lower())
+
+
+def _make_backbone(backbone, weights, input_shape, image_size, feature_layer, sha256, kwargs):
+    """Return ``(features model, preprocessing mode or None, label for the name)``."""
+    app = _application_name(backbone)
+    if app is not None:
+        return (
+            _application(app, weights, input_shape, image_size, sha256, kwargs),
+            (APPLICATIONS[app][1]),
+            app,
+        )
+    is_file = isinstance(backbone, (str, os.PathLike)) and str(backbone).endswith(".keras")
+    is_kcnn = isinstance(backbone, str) and backbone in list_models()
+    if not (isinstance(backbone, keras.Model) or is_file or is_kcnn):
+        raise ValueError(
+            "backbone must be a keras.applications name, a registered kcnn model, a "
+            f"keras.Model or a .keras file. Received: backbone={backbone!r}. "
+            f"keras.applications: {', '.join(sorted(APPLICATIONS))}. "
+            f"kcnn: {', '.join(list_models())}."
+        )
+    if kwargs:
+        raise ValueError(
+            "backbone_kwargs only applies to keras.applications backbones. "
+            f"Received: backbone={backbone!r}, backbone_kwargs={kwargs!r}"
+        )
+    if weights == "imagenet":
+        raise ValueError(
+            f"weights='imagenet' exists for keras.applications backbones only "
+            f"({', '.join(sorted(APPLICATIONS))}). Received: backbone={backbone!r}; pass "
+            "weights=None or the path of a weights file."
+        )
+    if isinstance(backbone, keras.Model):
+        model = backbone
+    elif is_file:
+        file = verify_file(backbone, sha256 if weights is None else None, "backbone")
+        model = keras.saving.load_model(file, safe_mode=True, compile=False)
+    else:
+        if input_shape is None:
+            raise ValueError(
+                f"input_shape is required for the kcnn backbone {backbone!r}. "
+                "Received: input_shape=None"
+            )
+        size = image_size or _common.spatial_size(tuple(input_shape))
+        channels = input_shape[_common.channel_axis()]
+        shape = (*size, channels) if _common.channel_axis() == -1 else (channels, *size)
+        model = get_model_builder(backbone)(input_shape=shape, include_top=False)
+    features = _cut(model, feature_layer)
+    if weights is not None:
+        _load_into(features, weights, sha256)
+    return features, None, model.name
+
+
+def _application(app, weights, input_shape, image_size, sha256, kwargs) -> keras.Model:
+    class_name, _, min_size, default_size = APPLICATIONS[app]
+    if input_shape is None:
+        input_shape = (
+            (default_size, default_size, 3)
+            if _common.channel_axis() == -1
+            else (3, default_size, default_size)
+        )
+    shape = _common.check_input_shape(input_shape, model=app)
+    channels = shape[_common.channel_axis()]
+    if channels not in (1, 3):
+        raise ValueError(
+            f"{app} takes RGB images; grayscale (1 channel) is repeated to RGB. "
+            f"Received: input_shape={input_shape!r} with {channels} channels"
+        )
+    height, width = _image_size(image_size) if image_size else _common.spatial_size(shape)
+    if min(height, width) < min_size:
+        raise ValueError(
+            f"{app} needs images of at least {min_size}x{min_size} pixels. Received: "
+            f"input_shape={input_shape!r}"
+            + (f", image_size={image_size!r}" if image_size else "")
+            + f". Pass image_size=({max(min_size, 96)}, {max(min_size, 96)}) to resize inside "
+            "the model."
+        )
+    rgb = (height, width, 3) if _common.channel_axis() == -1 else (3, height, width)
+    constructor = getattr(keras.applications, class_name)
+    build = dict(include_top=False, input_shape=rgb, **(kwargs or {}))
+    if weights == "imagenet":
+        if sha256 is not None:
+            raise ValueError(
+                "sha256 checks a local weights file; weights='imagenet' is checked by Keras' "
+                "own download. Pass weights=PATH with sha256=, or drop sha256."
+            )
+        try:
+            return constructor(weights="imagenet", **build)
+        except Exception as error:  # keras.utils.get_file raises a bare Exception offline
+            raise _download_error(app, error) from error
+    model = constructor(weights=None, **build)
+    if weights is not None:
+        _load_into(model, weights, sha256)
+    return model
+
+
+def _download_error(app: str, error: Exception) -> Exception:
+    """Turn a failed ImageNet download into an error that says what to fetch and where."""
+    match = re.search(r"(https?://\S+?\.h5)", str(error))
+    if not match:
+        return error
+    url = match.group(1)
+    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    return ConnectionError(
+        f"Could not download the ImageNet weights of {app} ({error}). On a machine with "
+        f"internet access, fetch\n  {url}\nand put it at\n  {folder / url.rsplit('/', 1)[1]}\n"
+        "(Keras finds it there without downloading), or pass weights='/path/to/"
+        f"{url.rsplit('/', 1)[1]}' to load it from anywhere."
+    )
+
+
+def _cut(model: keras.Model, feature_layer: str | None) -> keras.Model:
+    """The sub-model from ``model``'s input to its feature map (the head cut off)."""
+    if feature_layer is None:
+        if len(model.outputs) == 1 and len(model.outputs[0].shape) == 4:
+            return model
+        spatial = [
+            layer
+            for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+            and len(getattr(layer.output, "shape", ())) == 4
+        ]
+        if not spatial:
+            raise ValueError(
+                f"The backbone {model.name!r} has no layer with a spatial (4-D) output; "
+                "pass feature_layer= to choose the features."
+            )
+        layer = spatial[-1]
+    else:
+        try:
+            layer = model.get_layer(feature_layer)
+        except ValueError:
+            raise ValueError(
+                f"feature_layer {feature_layer!r} is not a layer of {model.name!r}. "
+                f"Its layers: {', '.join(layer.name for layer in model.layers)}"
+            ) from None
+    return keras.Model(model.inputs, layer.output, name=f"{model.name}_features")
+
+
+def _layers_by_name(model: keras.Model) -> dict:
+    """Every layer of a model by name, looking inside nested models."""
+    found = {}
+    for layer in model.layers:
+        found[layer.name] = layer
+        if isinstance(layer, keras.Model):
+            found.update(_layers_by_name(layer))
+    return found
+
+
+def _load_into(model: keras.Model, weights, sha256: str | None) -> None:
+    """Load a weights file into ``model``: ``.keras`` by layer name, ``.h5`` directly."""
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            "weights must be 'imagenet', None or the path of a weights file. "
+            f"Received: weights={weights!r}"
+        )
+    path = verify_file(weights, sha256)
+    if path.suffix == ".keras":
+        source = _layers_by_name(keras.saving.load_model(path, safe_mode=True, compile=False))
+        matched = 0
+        for name, layer in _layers_by_name(model).items():
+            if isinstance(layer, keras.Model) or not layer.weights or name not in source:
+                continue
+            values = source[name].get_weights()
+            shapes = [tuple(w.shape) for w in layer.weights]
+            if [v.shape for v in values] != shapes:
+                raise ValueError(
+                    f"Layer {name!r} of {str(path)!r} has weights of shapes "
+                    f"{[v.shape for v in values]}, the backbone expects {shapes}."
+                )
+            layer.set_weights(values)
+            matched += 1
+        if not matched:
+            raise ValueError(
+                f"No layer of {str(path)!r} matches a layer of the backbone {model.name!r} by "
+                "name: it holds a different model."
+            )
+        return
+    if not path.name.endswith(".h5"):
+        raise ValueError(
+            f"weights must be a .weights.h5, .h5 or .keras file. Received: weights={str(weights)!r}"
+        )
+    model.load_weights(path)
+
+
+def _input_shape(input_shape, features: keras.Model, preprocessing) -> tuple:
+    if input_shape is None:
+        return tuple(features.input_shape[1:])
+    return _common.check_input_shape(input_shape)
+
+
+def _check_fits(shape, features: keras.Model) -> None:
+    expected = tuple(features.input_shape[1:])
+    if tuple(shape[1:]) != expected and None not in expected:
+        raise ValueError(
+            f"The backbone {features.name!r} takes images of shape {expected}; after resizing "
+            f"and channel conversion the input is {tuple(shape[1:])}. Pass input_shape= and "
+            "image_size= to match it."
+        )
+
+
+@register_model("transfer")
+def transfer(**kwargs) -> keras.Model:
+    """A frozen pretrained backbone (keras.applications or kcnn) with a new head."""
+    return build_transfer(**kwargs)
+
+
+#: What `kcnn models` and the docs build to list it: the parameter count does not depend
+#: on the weights, and listing must not download them.
+transfer.listing_kwargs = {"weights": None}
