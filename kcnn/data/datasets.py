@@ -128,6 +128,82 @@ class Dataset:
         """Number of classes."""
         return len(self.class_names)
 
+    def subset(
+        self, classes: list[int] | None = None, per_class: int | None = None, seed: int = 0
+    ) -> Dataset:
+        """A data set of some classes, relabelled 0..k-1, with at most ``per_class``
+        training images of each (validation and test keep all images of those classes).
+
+        For few-shot and transfer experiments: "500 images per class", or "train on classes
+        0-4, transfer to 5-9".
+
+        Args:
+            classes: the class indices to keep, in their new order. Defaults to all.
+            per_class: training images kept per class, drawn at random. Defaults to all.
+            seed: seed of the draw. Defaults to 0.
+
+        Returns:
+            A new `Dataset` named like ``"fashion_mnist[5-9, 50/class]"``.
+
+        Raises:
+            ValueError: unknown or repeated classes, ``per_class`` < 1, or a class with
+                fewer training images than ``per_class``.
+
+        Example:
+            ```python
+            few = data.subset(classes=[5, 6, 7, 8, 9], per_class=50)
+            ```
+        """
+        n = self.num_classes
+        chosen = list(range(n)) if classes is None else list(classes)
+        if (
+            not chosen
+            or len(set(chosen)) != len(chosen)
+            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in chosen)
+            or not all(0 <= c < n for c in chosen)
+        ):
+            raise ValueError(
+                f"classes must be distinct class indices in [0, {n}). Received: classes={classes!r}"
+            )
+        if per_class is not None and (
+            isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1
+        ):
+            raise ValueError(
+                f"per_class must be an integer >= 1. Received: per_class={per_class!r}"
+            )
+        rng = np.random.default_rng(seed)
+        new_label = np.full(n, -1, dtype="int32")
+        new_label[chosen] = np.arange(len(chosen), dtype="int32")
+
+        def keep(x, y, limit):
+            picks = []
+            for c in chosen:
+                where = np.flatnonzero(y == c)
+                if limit is not None:
+                    if len(where) < limit:
+                        raise ValueError(
+                            f"Class {c} ({self.class_names[c]}) has {len(where)} training "
+                            f"images, fewer than per_class={limit}."
+                        )
+                    where = np.sort(rng.choice(where, limit, replace=False))
+                picks.append(where)
+            index = np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
+            return x[index], new_label[y[index]]
+
+        x_train, y_train = keep(self.x_train, self.y_train, per_class)
+        x_val, y_val = keep(self.x_val, self.y_val, None)
+        x_test, y_test = keep(self.x_test, self.y_test, None)
+        span = (
+            f"{chosen[0]}-{chosen[-1]}"
+            if chosen == list(range(chosen[0], chosen[-1] + 1))
+            else ",".join(map(str, chosen))
+        )
+        label = f"{span}" + (f", {per_class}/class" if per_class else "")
+        return Dataset(
+            f"{self.name}[{label}]", x_train, y_train, x_val, y_val, x_test, y_test,
+            tuple(self.class_names[c] for c in chosen), self.source, dict(self.label_rules),
+        )  # fmt: skip
+
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}, train={len(self.x_train)}, val={len(self.x_val)}, "

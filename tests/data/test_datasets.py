@@ -116,3 +116,26 @@ def test_fashion_mnist_missing_everywhere_says_where_to_put_files(tmp_path, monk
 def test_real_fashion_mnist_files(fashion_mnist):
     assert len(fashion_mnist.x_train) == 60_000 and len(fashion_mnist.x_test) == 10_000
     assert np.bincount(fashion_mnist.y_test).tolist() == [1000] * 10
+
+
+def test_subset_keeps_classes_relabels_and_limits_training_images():
+    data = kcnn.data.load_dataset("digits")
+    few = data.subset(classes=[7, 3], per_class=5, seed=1)
+    assert few.name == "digits[7,3, 5/class]" and few.class_names == ("7", "3")
+    assert len(few.x_train) == 10 and np.bincount(few.y_train).tolist() == [5, 5]
+    # relabelled: new class 0 is old class 7, in every split, and val/test keep all of them
+    for x, y, old_x, old_y in ((few.x_train, few.y_train, data.x_train, data.y_train),
+                               (few.x_test, few.y_test, data.x_test, data.y_test)):  # fmt: skip
+        sevens = old_x[old_y == 7]
+        assert all(any(np.array_equal(img, s) for s in sevens) for img in x[y == 0])
+    assert len(few.x_test) == int(np.sum(np.isin(data.y_test, [7, 3])))
+    assert len(few.x_val) == int(np.sum(np.isin(data.y_val, [7, 3])))
+    assert data.subset(classes=[0, 1, 2]).name == "digits[0-2]"
+    again = data.subset(classes=[7, 3], per_class=5, seed=1)
+    np.testing.assert_array_equal(again.x_train, few.x_train)  # the seed decides the draw
+    for kwargs, message in (({"classes": [3, 3]}, "distinct class indices in \\[0, 10\\)"),
+                            ({"classes": [10]}, "Received: classes=\\[10\\]"),
+                            ({"per_class": 0}, "per_class must be an integer >= 1"),
+                            ({"per_class": 10_000}, "fewer than per_class=10000")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            data.subset(**kwargs)
