@@ -4,6 +4,9 @@ kcnn models                       table of registered models
 kcnn summary NAME [--input-shape H,W,C] [--num-classes N]
 kcnn train [--model simple_cnn] [--dataset digits] [--epochs 10] ...
 kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
+kcnn rf MODEL [--all] [--measure LAYER]     receptive field per layer
+kcnn params MODEL                 parameters per layer
+kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
 """
 
 from __future__ import annotations
@@ -52,6 +55,55 @@ def _build_parser() -> argparse.ArgumentParser:
         "--input-shape", type=_ints(3, "28,28,1"), help="image shape, e.g. 28,28,1"
     )
     summary.add_argument("--num-classes", type=int, help="number of classes")
+
+    model_help = (
+        "a registered model name, a .keras file, or a run folder (its model.keras; "
+        "`kcnn inspect` also reloads the run's data set)"
+    )
+    rf = commands.add_parser(
+        "rf",
+        help="receptive field of every layer: kernel, stride, jump, field size",
+        description="Receptive field of every layer, with r_l = r_(l-1) + (k_l - 1) * "
+        "j_(l-1) and the jump j_l = j_(l-1) * s_l. By default only the layers that change "
+        "it are listed.",
+    )
+    rf.add_argument("model", help=model_help)
+    rf.add_argument("--input-shape", type=_ints(3, "28,28,1"), help="image shape, e.g. 64,64,3")
+    rf.add_argument("--all", action="store_true", help="list every layer")
+    rf.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    rf.add_argument(
+        "--measure",
+        metavar="LAYER",
+        help="also measure LAYER's field by back-propagating from its centre unit",
+    )
+
+    params = commands.add_parser("params", help="parameters per layer, trainable and not")
+    params.add_argument("model", help=model_help)
+    params.add_argument("--input-shape", type=_ints(3, "28,28,1"), help="image shape")
+    params.add_argument("--markdown", action="store_true", help="print a Markdown table")
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="pictures of a trained model: filters, feature maps, Grad-CAM, confusion, top losses",
+        description="Draw one picture of a model into a PNG. MODEL is usually a run folder "
+        "from `kcnn train`, whose data set is reloaded; otherwise give --dataset.",
+    )
+    inspect.add_argument(
+        "what", choices=("filters", "feature-maps", "grad-cam", "confusion", "top-losses")
+    )
+    inspect.add_argument("model", help=model_help)
+    inspect.add_argument("--out", help="the PNG to write (default: <what>.png)")
+    inspect.add_argument("--dataset", help="data set (default: the run's, else digits)")
+    inspect.add_argument(
+        "--split", default="test", choices=("train", "val", "test"), help="(default: test)"
+    )
+    inspect.add_argument(
+        "--index", type=int, default=0, help="image of the split for feature-maps and grad-cam"
+    )
+    inspect.add_argument("--layer", help="the layer to show (default: chosen per picture)")
+    inspect.add_argument("--class-index", type=int, help="Grad-CAM's class (default: predicted)")
+    inspect.add_argument("-k", type=int, default=9, help="how many top losses (default: 9)")
+    inspect.add_argument("--normalize", action="store_true", help="confusion as row fractions")
 
     train = commands.add_parser(
         "train",
@@ -176,6 +228,108 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _resolve_model(text: str, input_shape=None):
+    """A model from a registered name, a ``.keras`` file or a run folder, and the run's
+    ``config.json`` (empty unless a run folder was given)."""
+    import json
+    from pathlib import Path
+
+    import keras
+
+    from kcnn.models.registry import build_model, list_models
+
+    path = Path(text)
+    config = {}
+    if path.is_dir():
+        if not (path / "model.keras").is_file():
+            raise FileNotFoundError(
+                f"{text!r} is a folder without a model.keras: give a finished run folder, a "
+                ".keras file or a model name."
+            )
+        if (path / "config.json").is_file():
+            config = json.loads((path / "config.json").read_text())
+        path = path / "model.keras"
+    if path.is_file():
+        return keras.saving.load_model(path, safe_mode=True), config
+    if text in list_models():
+        return build_model(text, **({"input_shape": input_shape} if input_shape else {})), {}
+    raise ValueError(
+        f"MODEL must be a registered model name, a .keras file or a run folder. "
+        f"Received: {text!r}. Registered models: {', '.join(list_models())}."
+    )
+
+
+def _cmd_rf(args) -> int:
+    from kcnn.inspect.receptive_field import measure_receptive_field, receptive_field
+
+    model, _ = _resolve_model(args.model, args.input_shape)
+    table = receptive_field(model, input_shape=args.input_shape)
+    spatial_only = not args.all
+    print(table.to_markdown(spatial_only) if args.markdown else table.to_text(spatial_only))
+    if args.measure:
+        print(measure_receptive_field(model, args.measure, input_shape=args.input_shape))
+    return 0
+
+
+def _cmd_params(args) -> int:
+    from kcnn.inspect.counts import param_report
+
+    model, _ = _resolve_model(args.model, args.input_shape)
+    report = param_report(model)
+    print(report.to_markdown() if args.markdown else report.to_text())
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from kcnn.data.datasets import load_dataset
+    from kcnn.inspect import visualize
+
+    model, run = _resolve_model(args.model)
+    out = args.out or f"{args.what}.png"
+    if args.what == "filters":
+        visualize.plot_filters(model, layer=args.layer, path=out)
+        print(f"wrote {out}")
+        return 0
+    name = args.dataset or run.get("dataset") or "digits"
+    size = run.get("image_size") if not args.dataset else None
+    try:
+        data = load_dataset(
+            name,
+            validation_split=run.get("validation_split", 0.1),
+            seed=run.get("seed", 0),
+            image_size=tuple(size) if size else None,
+        )
+    except ValueError as error:
+        if args.dataset:
+            raise
+        raise ValueError(
+            f"The run's data set {name!r} cannot be reloaded by name ({error}); pass --dataset."
+        ) from None
+    x = {"train": data.x_train, "val": data.x_val, "test": data.x_test}[args.split]
+    if args.what in ("feature-maps", "grad-cam") and not 0 <= args.index < len(x):
+        raise ValueError(
+            f"--index must be in [0, {len(x)}) for the {args.split} split of {data.name}. "
+            f"Received: --index {args.index}"
+        )
+    if args.what == "feature-maps":
+        layers = [args.layer] if args.layer else None
+        visualize.plot_feature_maps(model, x[args.index], layers=layers, path=out)
+    elif args.what == "grad-cam":
+        visualize.plot_grad_cam(
+            model, x[args.index], class_index=args.class_index, layer=args.layer, path=out,
+            class_names=data.class_names,
+        )  # fmt: skip
+    elif args.what == "confusion":
+        visualize.confusion_matrix_plot(
+            model, data, split=args.split, path=out, normalize=args.normalize
+        )
+    else:
+        print(visualize.top_losses(model, data, k=args.k, split=args.split))
+        visualize.plot_top_losses(model, data, k=args.k, split=args.split, path=out)
+    print(f"wrote {out}")
+    return 0
+
+
 #: kcnn train's flags that are TrainConfig fields, and the field each sets.
 _CONFIG_FLAGS = {
     "epochs": "epochs", "batch_size": "batch_size", "lr": "learning_rate",
@@ -252,7 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         args.defaults = vars(parser.parse_args(["train"]))
     import kcnn  # noqa: F401  (selects an installed backend before Keras loads)
 
-    handler = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train}
+    handler = {
+        "models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "rf": _cmd_rf,
+        "params": _cmd_params, "inspect": _cmd_inspect,
+    }  # fmt: skip
     try:
         return handler[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:

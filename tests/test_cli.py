@@ -131,3 +131,37 @@ def test_train_that_diverges_exits_1_with_advice(tmp_path, capsys):
     assert cli.main(args) == 1
     err = capsys.readouterr().err
     assert "Training diverged" in err and "lower the learning rate" in err
+
+
+def test_rf_prints_the_field_of_the_layers_that_change_it(capsys):
+    assert cli.main(["rf", "simple_cnn", "--measure", "simple_cnn_block2_pool"]) == 0
+    out = capsys.readouterr().out
+    # 3x3 conv: 3; 2x2 pool: 4 (jump 2); 3x3 conv: 4 + 2*2 = 8; 2x2 pool: 8 + 1*2 = 10
+    fields = [int(m) for m in re.findall(r"^simple_cnn_block\d_\w+ .* (\d+) +-?\d+ +[\d.]+$", out,
+                                         re.MULTILINE)]  # fmt: skip
+    assert fields == [3, 4, 8, 10]
+    assert "_bn " not in out  # --all lists those too
+    assert re.search(r"measured 10 .* computed 10 .*\(match\)", out)
+    assert cli.main(["rf", "lenet5", "--markdown", "--all"]) == 0
+    assert "| lenet5_c1_relu | Activation |" in capsys.readouterr().out.replace("\\_", "_")
+    assert cli.main(["rf", "no_such_model"]) == 2
+    assert "MODEL must be a registered model name" in capsys.readouterr().err
+
+
+def test_params_and_inspect_on_a_run_folder(tmp_path, capsys):
+    import matplotlib.image
+
+    assert cli.main(["params", "lenet5"]) == 0
+    assert re.search(r"total +61,706", capsys.readouterr().out)
+    args = ["train", "--model", "lenet5", "--image-size", "28,28", "--epochs", "1"]
+    assert cli.main([*args, "--out", str(tmp_path), "--verbose", "0"]) == 0
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
+    for what in ("filters", "feature-maps", "grad-cam", "confusion", "top-losses"):
+        out = tmp_path / f"{what}.png"
+        code = cli.main(["inspect", what, str(run), "--out", str(out), "--index", "2", "-k", "4"])
+        assert code == 0, capsys.readouterr().err
+        image = matplotlib.image.imread(out)
+        assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0.02, what
+    assert "loss" in capsys.readouterr().out  # the top-losses table
+    assert cli.main(["inspect", "grad-cam", str(run), "--index", "100000"]) == 2
+    assert "--index must be in [0, " in capsys.readouterr().err
