@@ -16,8 +16,11 @@ import os
 import time
 
 
-def parse_args(description: str, config: dict, argv=None, dataset: bool = False):
-    """Parse the common flags and select the backend before Keras is imported."""
+def parse_args(description: str, config: dict, argv=None, dataset: bool = False, extra=None):
+    """Parse the common flags and select the backend before Keras is imported.
+
+    ``extra(parser)`` adds a recipe's own flags.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=config["epochs"])
     parser.add_argument("--batch-size", type=int, default=config["batch_size"])
@@ -27,6 +30,8 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False)
     parser.add_argument("--out", default=config.get("out", "runs"), help="run folders go here")
     if dataset:
         parser.add_argument("--dataset", default=config["dataset"], help="data set name or path")
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args(argv)
     if args.backend:
         if "keras" in __import__("sys").modules:

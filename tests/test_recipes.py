@@ -25,6 +25,7 @@ RECIPES = {
     "augmentation_ablation.py": [],
     "resnet20_cifar10.py": ["--dataset", "fashion_mnist"],
     "resnet_fashion_mnist.py": [],
+    "transfer_learning.py": [],
 }
 PLOTS = {
     "lenet5_mnist.py": "lenet5_variants.png",
