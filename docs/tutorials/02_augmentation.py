@@ -22,15 +22,10 @@
 # `keras.layers.Pipeline`, and every data set carries the rules its labels impose.
 
 # %%
-import tempfile
-from pathlib import Path
-
+# %matplotlib inline
 import keras
-import matplotlib.pyplot as plt
 
 import kcnn
-
-out = Path(tempfile.mkdtemp())
 
 print("Keras", keras.__version__, "on", keras.backend.backend())
 fashion = kcnn.data.load_dataset("fashion_mnist")
@@ -68,10 +63,7 @@ for data in (digits, fashion):
 # augmented versions below.
 
 # %%
-path = kcnn.inspect.augmentation_gallery(fashion, "flip_crop", out / "flip_crop.png")
-plt.imshow(plt.imread(path))
-plt.axis("off")
-plt.show()
+kcnn.inspect.augmentation_gallery(fashion, "flip_crop")
 
 # %% [markdown]
 # Every image moves by whole pixels, each by its own offset (Keras' `RandomCrop` would move
@@ -82,11 +74,7 @@ plt.show()
 # and the loss must be categorical cross-entropy.
 
 # %%
-path = kcnn.inspect.augmentation_gallery(fashion, "cutmix", out / "cutmix.png")
-plt.figure(figsize=(12, 6))
-plt.imshow(plt.imread(path))
-plt.axis("off")
-plt.show()
+kcnn.inspect.augmentation_gallery(fashion, "cutmix")
 
 # %% [markdown]
 # ## Asking for a transform that breaks labels

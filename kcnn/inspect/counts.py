@@ -7,6 +7,8 @@ import math
 
 import keras
 
+from kcnn.inspect._table import markdown_rows, text_table
+
 
 def count_params(model: keras.Model) -> dict[str, int]:
     """Count a model's trainable, non-trainable and total parameters.
@@ -116,26 +118,12 @@ class ParamReport:
 
     def to_text(self) -> str:
         """The report as aligned plain text, one line per layer and a total line."""
-        cells = [self._HEADER, *self._cells()]
-        widths = [max(len(c[i]) for c in cells) for i in range(len(self._HEADER))]
-        lines = []
-        for index, row in enumerate(cells):
-            if index == len(cells) - 1:
-                lines.append("  ".join("-" * w for w in widths))
-            line = "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
-            )
-            lines.append(line.rstrip())
-            if index == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return text_table(self._HEADER, self._cells(), left=3, total=True)
 
     def to_markdown(self) -> str:
         """The report as a GitHub-flavoured Markdown table with a bold total row."""
-        lines = ["| " + " | ".join(self._HEADER) + " |", "|---|---|---|---:|---:|---:|"]
         cells = self._cells()
-        for row in cells[:-1]:
-            lines.append("| " + " | ".join(row).replace("_", r"\_") + " |")
+        lines = markdown_rows(self._HEADER, cells[:-1], left=3)
         total = cells[-1]
         lines.append(f"| **total** | | | **{total[3]}** | **{total[4]}** | {total[5]} |")
         return "\n".join(lines)

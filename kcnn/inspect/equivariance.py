@@ -115,8 +115,8 @@ def _function(layer_or_model, layer_name: str | None, image_shape: tuple) -> ker
 
 
 def equivariance_check(
-    layer_or_model,
-    image,
+    layer_or_model: keras.layers.Layer | keras.Model,
+    image: np.ndarray,
     shift: int | tuple[int, int] = (2, 3),
     layer_name: str | None = None,
 ) -> EquivarianceResult:

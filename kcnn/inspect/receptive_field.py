@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from kcnn.inspect._grad import value_and_gradient
+from kcnn.inspect._table import markdown_rows, text_table
 from kcnn.models.resnet import ZeroPadShortcut
 from kcnn.models.transfer import ImageNetPreprocessing
 
@@ -280,17 +281,7 @@ class ReceptiveFieldTable:
         Returns:
             The text, one line per row under a header.
         """
-        cells = [self._HEADER, *self._cells(spatial_only)]
-        widths = [max(len(c[i]) for c in cells) for i in range(len(self._HEADER))]
-        lines = []
-        for index, row in enumerate(cells):
-            line = "  ".join(
-                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
-            )
-            lines.append(line.rstrip())
-            if index == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return text_table(self._HEADER, self._cells(spatial_only), left=2)
 
     def to_markdown(self, spatial_only: bool = False) -> str:
         """The table as GitHub-flavoured Markdown.
@@ -301,13 +292,7 @@ class ReceptiveFieldTable:
         Returns:
             The Markdown table.
         """
-        lines = [
-            "| " + " | ".join(self._HEADER) + " |",
-            "|" + "|".join(["---"] * 2 + ["---:"] * (len(self._HEADER) - 2)) + "|",
-        ]
-        for row in self._cells(spatial_only):
-            lines.append("| " + " | ".join(row).replace("_", r"\_") + " |")
-        return "\n".join(lines)
+        return "\n".join(markdown_rows(self._HEADER, self._cells(spatial_only), left=2))
 
     def __str__(self) -> str:
         return self.to_text()
@@ -429,24 +414,12 @@ class _Walker:
     def row(self, name, layer, state: _State, kernel=None, stride=None, dilation=None,
             padding=None) -> None:  # fmt: skip
         kind = type(layer).__name__ if not isinstance(layer, str) else layer
-        if state.axes is None:
-            self.rows.append(
-                ReceptiveFieldRow(
-                    name,
-                    kind,
-                    kernel,
-                    stride,
-                    dilation,
-                    padding,
-                    None,
-                    None,
-                    self.input_size,
-                    (0, 0),
-                    is_global=True,
-                )  # fmt: skip
-            )
-            return
-        h, w = state.axes
+        if state.axes is None:  # after global pooling, Flatten or Dense: the whole input
+            size, jump, field, start = None, None, self.input_size, (0, 0)
+        else:
+            h, w = state.axes
+            size, jump = (h.size, w.size), (h.jump, w.jump)
+            field, start = (h.field, w.field), (h.start, w.start)
         self.rows.append(
             ReceptiveFieldRow(
                 name,
@@ -455,10 +428,11 @@ class _Walker:
                 stride,
                 dilation,
                 padding,
-                (h.size, w.size),
-                (h.jump, w.jump),
-                (h.field, w.field),
-                (h.start, w.start),
+                size,
+                jump,
+                field,
+                start,
+                is_global=state.axes is None,
             )  # fmt: skip
         )
 

@@ -1,8 +1,10 @@
 """Pictures of training and of what a trained network does: learning curves, confusion
 matrices, augmentation galleries, filters, feature maps, Grad-CAM and the top losses.
 
-matplotlib is imported inside each function, with the Agg backend or with a bare
-``matplotlib.figure.Figure``, so that importing kcnn never opens a window or needs a display.
+Every plot function returns a matplotlib ``Figure`` and writes it to a PNG when given
+``path=``. matplotlib is imported inside each function and figures are made without pyplot
+(a bare ``matplotlib.figure.Figure``), so importing kcnn never opens a window or needs a
+display, and no figure stays registered after use.
 """
 
 from __future__ import annotations
@@ -16,16 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import keras
+    from matplotlib.figure import Figure
+
     from kcnn.data.datasets import Dataset
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(fig, path: str | os.PathLike) -> str:
@@ -44,13 +40,28 @@ def _save(fig, path: str | os.PathLike) -> str:
     return path
 
 
+def _figure(figsize: tuple[float, float], layout: str | None = "constrained"):
+    """A figure outside pyplot: nothing is registered globally, so nothing leaks, and
+    a Figure returned as a notebook cell's last value shows inline."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout=layout)
+
+
+def _finish(fig, path: str | os.PathLike | None):
+    """Save ``fig`` when a path is given, and return it."""
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
 def plot_history(
     history: Mapping[str, Sequence[float]],
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     monitor: str = "val_loss",
     patience: int | None = None,
-) -> str:
-    """Plot training and validation loss and accuracy per epoch into one PNG.
+) -> Figure:
+    """Plot training and validation loss and accuracy per epoch, side by side.
 
     The best epoch by ``monitor`` is marked on both panels; given ``patience``, so is the
     epoch where early stopping with that patience would stop (it would restore the best
@@ -59,14 +70,14 @@ def plot_history(
     Args:
         history: a ``keras.callbacks.History.history`` dict: ``loss``, ``accuracy`` and
             optionally ``val_loss``, ``val_accuracy``, and ``epoch`` (1-based numbers).
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (no file).
         monitor: ``"val_loss"`` or ``"loss"`` (lowest is best), ``"val_accuracy"`` or
             ``"accuracy"`` (highest is best); the validation metric falls back to the
             training one when there is no validation. Defaults to ``"val_loss"``.
         patience: mark where early stopping with this patience would stop. Defaults to None.
 
     Returns:
-        The path written.
+        The matplotlib `Figure` (written to ``path`` when one is given).
 
     Example:
         ```python
@@ -79,7 +90,6 @@ def plot_history(
             "history must be a dict with a non-empty 'loss' list, such as History.history. "
             f"Received keys: {sorted(history) if isinstance(history, Mapping) else history!r}"
         )
-    plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
     n = len(history["loss"])
@@ -90,7 +100,8 @@ def plot_history(
     sign = -1.0 if "accuracy" in monitor else 1.0
     best_index, stop = _best_and_stop(sign * values, patience)
     best = int(epochs[best_index]) if best_index is not None else None
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = _figure((11, 4), layout=None)
+    axes = fig.subplots(1, 2)
     for ax, metric, label in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy")):
         for key, style, name in ((metric, "-o", "train"), (f"val_{metric}", "-s", "validation")):
             if history.get(key):
@@ -115,27 +126,24 @@ def plot_history(
     if history.get("accuracy"):
         axes[1].set_ylim(top=1.0)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, path)
 
 
 def plot_histories(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     title: str = "",
-) -> str:
+) -> Figure:
     """Plot several runs' curves side by side: loss and accuracy, one colour per run,
     training dashed and validation solid (ablations, model comparisons).
 
     Args:
         histories: run label -> ``History.history`` dict.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (no file).
         title: a title over both panels. Defaults to none.
 
     Returns:
-        The path written.
+        The matplotlib `Figure` (written to ``path`` when one is given).
 
     Example:
         ```python
@@ -149,11 +157,12 @@ def plot_histories(
     for label, history in histories.items():
         if not isinstance(history, Mapping) or not history.get("loss"):
             raise ValueError(f"histories[{label!r}] has no 'loss' list.")
-    plt = _pyplot()
+    import matplotlib
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = _figure((12, 4.2), layout=None)
+    axes = fig.subplots(1, 2)
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, history) in enumerate(histories.items()):
         colour = colours[i % len(colours)]
         epochs = np.arange(1, len(history["loss"]) + 1)
@@ -173,18 +182,15 @@ def plot_histories(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, path)
 
 
 def plot_lr_range(
     learning_rates: Sequence[float],
     losses: Sequence[float],
     suggestion: float,
-    path: str | os.PathLike,
-) -> str:
+    path: str | os.PathLike | None = None,
+) -> Figure:
     """Plot a learning-rate range test: smoothed loss against rate, log scale, with the
     suggested rate marked (what `kcnn.train.find_lr` draws).
 
@@ -192,13 +198,13 @@ def plot_lr_range(
         learning_rates: the rates swept.
         losses: the smoothed loss at each rate.
         suggestion: the rate to mark.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (no file).
 
     Returns:
-        The path written.
+        The matplotlib `Figure` (written to ``path`` when one is given).
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = _figure((6, 4), layout=None)
+    ax = fig.subplots()
     ax.plot(learning_rates, losses)
     ax.set_xscale("log")
     ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggestion {suggestion:.2g}")
@@ -210,10 +216,7 @@ def plot_lr_range(
     ax.set_title("Learning-rate range test")
     ax.grid(alpha=0.3)
     ax.legend()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, path)
 
 
 def _best_and_stop(values: np.ndarray, patience: int | None):
@@ -238,23 +241,23 @@ def plot_confusion_matrix(
     y_true: Sequence[int] | np.ndarray,
     y_pred: Sequence[int] | np.ndarray,
     class_names: Sequence[str] | None = None,
-    path: str | os.PathLike = "confusion.png",
+    path: str | os.PathLike | None = None,
     normalize: bool = False,
     title: str = "Confusion matrix",
-) -> str:
-    """Plot a confusion matrix (rows: true class, columns: predicted class) into a PNG.
+) -> Figure:
+    """Plot a confusion matrix (rows: true class, columns: predicted class).
 
     Args:
         y_true: integer labels.
         y_pred: predicted integer labels, same length.
         class_names: names for the axes. Defaults to the class indices.
-        path: where to write the PNG. Defaults to ``"confusion.png"``.
+        path: where to write the PNG. Defaults to None (no file).
         normalize: show each row as fractions of that true class. Defaults to False.
         title: the start of the title, followed by the accuracy and the number of images.
             Defaults to ``"Confusion matrix"``.
 
     Returns:
-        The path written.
+        The matplotlib `Figure` (written to ``path`` when one is given).
 
     Example:
         ```python
@@ -263,19 +266,19 @@ def plot_confusion_matrix(
         ```
     """
     fig = _confusion_figure(y_true, y_pred, class_names, normalize, title)
-    return _save(fig, path)
+    return _finish(fig, path)
 
 
 def augmentation_gallery(
     dataset: Dataset,
     policy: str | Sequence = "flip_crop",
-    path: str | os.PathLike = "augmentation.png",
+    path: str | os.PathLike | None = None,
     num_images: int = 8,
     repeats: int = 3,
     seed: int = 0,
     allow: Sequence[str] = (),
-) -> str:
-    """Save a PNG grid: original images in the top row, augmented versions below.
+) -> Figure:
+    """A grid of original images in the top row and augmented versions below.
 
     For MixUp and CutMix, each augmented image is titled with its two largest label weights,
     so the soft labels are visible too.
@@ -284,14 +287,14 @@ def augmentation_gallery(
         dataset: a `kcnn.data.Dataset`; its label rules are checked.
         policy: a policy name, a list of transforms, or a `keras.layers.Pipeline`.
             Defaults to ``"flip_crop"``.
-        path: where to write the PNG. Defaults to ``"augmentation.png"``.
+        path: where to write the PNG. Defaults to None (no file).
         num_images: columns: how many training images to show. Defaults to 8.
         repeats: rows of augmented versions. Defaults to 3.
         seed: seed of the image choice and the augmentation. Defaults to 0.
         allow: label rules to override (see `kcnn.data.augmentation`). Defaults to none.
 
     Returns:
-        The path written.
+        The matplotlib `Figure` (written to ``path`` when one is given).
 
     Example:
         ```python
@@ -325,9 +328,9 @@ def augmentation_gallery(
             (keras.ops.convert_to_numpy(out["images"]), keras.ops.convert_to_numpy(out["labels"]))
         )
 
-    plt = _pyplot()
     n = len(images)
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n, 1.75 * len(rows)), squeeze=False)
+    fig = _figure((1.6 * n, 1.75 * len(rows)), layout=None)
+    axes = fig.subplots(len(rows), n, squeeze=False)
     mixing = needs_one_hot(pipeline)
     for r, (batch, soft) in enumerate(rows):
         for c in range(n):
@@ -356,10 +359,7 @@ def augmentation_gallery(
     name = pipeline.name.removeprefix("augment_")
     fig.suptitle(f"{dataset.name}: augmentation policy {name!r}", fontsize=10)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, path)
 
 
 # --- Looking inside a model: filters, feature maps, Grad-CAM, confusion, top losses ------------
@@ -371,19 +371,6 @@ def augmentation_gallery(
 
 #: The splits of a `kcnn.data.Dataset` that the model-level plots accept.
 SPLITS = ("train", "val", "test")
-
-
-def _figure(figsize: tuple[float, float], layout: str | None = "constrained"):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout=layout)
-
-
-def _finish(fig, path: str | os.PathLike | None):
-    """Save ``fig`` when a path is given, and return it."""
-    if path is not None:
-        _save(fig, path)
-    return fig
 
 
 def _channels_first() -> bool:
@@ -559,11 +546,11 @@ def _split(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_filters(
-    model,
-    layer=None,
+    model: keras.Model,
+    layer: str | keras.layers.Layer | None = None,
     path: str | os.PathLike | None = None,
     max_filters: int = 64,
-):
+) -> Figure:
     """Draw the kernels of a convolution as an image grid, one cell per filter.
 
     The first convolution of a trained CNN typically learns oriented edge and colour-blob
@@ -674,12 +661,12 @@ def _default_feature_map_layers(model, most: int = 4) -> list:
 
 
 def plot_feature_maps(
-    model,
-    image,
-    layers=None,
+    model: keras.Model,
+    image: np.ndarray,
+    layers: Sequence[str | keras.layers.Layer] | None = None,
     path: str | os.PathLike | None = None,
     max_channels: int = 16,
-):
+) -> Figure:
     """Draw what chosen layers compute for one image: one row of channels per layer.
 
     Early layers respond to edges and textures at full resolution; late layers are coarse
@@ -915,7 +902,12 @@ def _grad_cam(model, x: np.ndarray, class_index=None, layer=None):
     return np.minimum(cams, 1.0), classes, probabilities, target.name
 
 
-def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
+def grad_cam(
+    model: keras.Model,
+    image: np.ndarray,
+    class_index: int | Sequence[int] | None = None,
+    layer: str | keras.layers.Layer | None = None,
+) -> np.ndarray:
     """Grad-CAM: where in the image the evidence for a class lies, as a heat map in [0, 1].
 
     The gradient of the class score with respect to a late feature map ``A`` (channels
@@ -960,14 +952,14 @@ def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
 
 
 def plot_grad_cam(
-    model,
-    image,
-    class_index=None,
-    layer=None,
+    model: keras.Model,
+    image: np.ndarray,
+    class_index: int | Sequence[int] | None = None,
+    layer: str | keras.layers.Layer | None = None,
     path: str | os.PathLike | None = None,
     class_names: Sequence[str] | None = None,
     alpha: float = 0.4,
-):
+) -> Figure:
     """Draw Grad-CAM for one image or a few: the image, the heat map and the overlay side by
     side, one row per image.
 
@@ -1080,13 +1072,13 @@ def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def confusion_matrix_plot(
-    model,
+    model: keras.Model,
     data: Dataset,
     split: str = "test",
     path: str | os.PathLike | None = None,
     normalize: bool = False,
     batch_size: int = 256,
-):
+) -> Figure:
     """Predict a split of a data set and draw its confusion matrix (rows: true class,
     columns: predicted class).
 
@@ -1174,7 +1166,7 @@ class TopLosses:
 
 
 def top_losses(
-    model,
+    model: keras.Model,
     data: Dataset,
     k: int = 9,
     split: str = "test",
@@ -1234,13 +1226,13 @@ def top_losses(
 
 
 def plot_top_losses(
-    model,
+    model: keras.Model,
     data: Dataset,
     k: int = 9,
     split: str = "test",
     path: str | os.PathLike | None = None,
     batch_size: int = 256,
-):
+) -> Figure:
     """Draw the ``k`` highest-loss examples of a split (see `top_losses`), each titled
     ``prediction / actual`` and ``loss / probability of actual`` as fastai does.
 

@@ -226,7 +226,8 @@ def find_lr(
         "path": None,
     }
     if path is not None:
-        result["path"] = plot_lr_range(rates, losses, suggestion, path)
+        plot_lr_range(rates, losses, suggestion, path)
+        result["path"] = os.fspath(path)
     return result
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 import kcnn
 
@@ -17,8 +18,9 @@ def test_plot_history_with_and_without_validation(tmp_path):
         "val_loss": [1.1, 0.6, 0.55, 0.7],
         "val_accuracy": [0.45, 0.75, 0.8, 0.78],
     }
-    written = kcnn.inspect.plot_history(history, tmp_path / "a.png")
-    assert written == str(tmp_path / "a.png") and _png(tmp_path / "a.png") > 1000
+    fig = kcnn.inspect.plot_history(history, tmp_path / "a.png")
+    assert isinstance(fig, Figure) and _png(tmp_path / "a.png") > 1000
+    assert len(fig.axes) == 2 and [len(ax.lines) for ax in fig.axes] == [3, 3]  # 2 curves, best
     train_only = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]}
     kcnn.inspect.plot_history(train_only, tmp_path / "sub" / "b.png")
     assert _png(tmp_path / "sub" / "b.png") > 1000
@@ -45,8 +47,9 @@ def test_plot_history_marks_and_plot_histories_compare(tmp_path):
     kcnn.inspect.plot_history(history, tmp_path / "a.png", monitor="val_accuracy", patience=2)
     image = matplotlib.image.imread(tmp_path / "a.png")
     assert image.shape[1] > 1000 and image.std() > 0.05  # a real picture, not blank
-    written = kcnn.inspect.plot_histories({"a": history, "b": history}, tmp_path / "c.png", "t")
-    image = matplotlib.image.imread(written)
+    fig = kcnn.inspect.plot_histories({"a": history, "b": history}, tmp_path / "c.png", "t")
+    assert isinstance(fig, Figure) and fig.get_suptitle() == "t"
+    image = matplotlib.image.imread(tmp_path / "c.png")
     assert image.shape[1] > 1000 and image.std() > 0.05
     with pytest.raises(ValueError, match=r"histories\['b'\] has no 'loss' list"):
         kcnn.inspect.plot_histories({"a": history, "b": {}}, tmp_path / "d.png")
@@ -63,8 +66,9 @@ def test_plot_history_rejects_empty(tmp_path):
 def test_confusion_matrix(tmp_path):
     y_true = np.array([0, 1, 2, 2, 1, 0])
     y_pred = np.array([0, 2, 2, 2, 1, 0])
-    path = kcnn.inspect.plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"], tmp_path / "c.png")
-    assert _png(tmp_path / "c.png") > 1000 and path.endswith("c.png")
+    fig = kcnn.inspect.plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"], tmp_path / "c.png")
+    assert _png(tmp_path / "c.png") > 1000 and "accuracy 83.3%, 6 images" in fig.axes[0].get_title()
+    assert isinstance(kcnn.inspect.plot_confusion_matrix(y_true, y_pred), Figure)  # no file
     kcnn.inspect.plot_confusion_matrix(y_true, y_pred, path=tmp_path / "n.png", normalize=True)
     assert _png(tmp_path / "n.png") > 1000
     with pytest.raises(ValueError, match="equal length"):
@@ -80,10 +84,10 @@ def test_count_params():
 
 
 def test_augmentation_gallery(tmp_path, fashion_mnist):
-    path = kcnn.inspect.augmentation_gallery(
+    fig = kcnn.inspect.augmentation_gallery(
         fashion_mnist, "cutmix", tmp_path / "g.png", num_images=4, repeats=2
     )
-    assert _png(tmp_path / "g.png") > 5000 and path.endswith("g.png")
+    assert _png(tmp_path / "g.png") > 5000 and len(fig.axes) == 4 * 3
     digits = kcnn.data.load_dataset("digits")
     with pytest.raises(ValueError, match="would break the labels of digits"):
         kcnn.inspect.augmentation_gallery(digits, "flip_crop", tmp_path / "no.png")
@@ -97,6 +101,7 @@ def test_plot_lr_range_draws_the_sweep(tmp_path):
 
     rates = np.geomspace(1e-6, 1.0, 50)
     losses = np.concatenate([np.full(30, 2.3), np.linspace(2.3, 1.0, 15), [2.0, 5, 9, np.nan, 20]])
-    written = kcnn.inspect.plot_lr_range(rates, losses, 1e-3, tmp_path / "lr.png")
-    image = matplotlib.image.imread(written)
+    fig = kcnn.inspect.plot_lr_range(rates, losses, 1e-3, tmp_path / "lr.png")
+    assert fig.axes[0].get_xscale() == "log"
+    image = matplotlib.image.imread(tmp_path / "lr.png")
     assert image.shape[1] > 500 and image.std() > 0.05

@@ -83,7 +83,15 @@ def test_weights_from_a_weights_file_with_sha256(tmp_path):
     keras.utils.set_random_seed(7)  # a different random start, then the file's weights
     loaded = kcnn.build_model("transfer", **{**SMALL_APP, "weights": str(file)}, sha256=digest)
     _assert_same(_weights(backbone), _weights(backbone_of(loaded)))
-    assert not backbone_of(loaded).trainable
+    assert not backbone_of(loaded).trainable and not backbone_of(loaded).trainable_weights
+    # BatchNorm in inference mode: with dropout off, training=True changes nothing
+    no_dropout = kcnn.build_model("transfer", **{**SMALL_APP, "weights": str(file)}, dropout=0.0)
+    x = images((32, 32, 3), n=4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(no_dropout(x, training=True)),
+        keras.ops.convert_to_numpy(no_dropout(x, training=False)),
+        rtol=1e-5, atol=1e-6,
+    )  # fmt: skip
     with pytest.raises(ValueError, match="has SHA-256 .* but sha256='00"):
         kcnn.build_model("transfer", **{**SMALL_APP, "weights": str(file)}, sha256="00" * 32)
     with pytest.raises(FileNotFoundError, match="weights file not found"):
