@@ -1,7 +1,7 @@
 """kcnn imports and builds every model where TensorFlow cannot be imported."""
 
 from .conftest import BLOCK_TENSORFLOW, run_python
-from .models.small import SMALL_KWARGS
+from .models.small import SMALL_KWARGS, WRAPPER_KWARGS
 
 _BLOCKED = (
     BLOCK_TENSORFLOW
@@ -9,10 +9,10 @@ _BLOCKED = (
 import json, os, sys
 {unset}
 import kcnn, keras
-from tests.models.small import SMALL_KWARGS
+from tests.models.small import SMALL_KWARGS, WRAPPER_KWARGS
 shapes = {{}}
 for name in {names}:
-    model = kcnn.build_model(name, **SMALL_KWARGS[name])
+    model = kcnn.build_model(name, **{{**SMALL_KWARGS, **WRAPPER_KWARGS}}[name])
     shapes[name] = list(model.output_shape)
 loaded = sorted(m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow."))
 try:
@@ -31,7 +31,7 @@ def test_import_and_build_every_model_without_tensorflow(backend):
     backend_choice = "torch" if backend == "tensorflow" else backend
     result = run_python(_BLOCKED.format(unset="", names="kcnn.list_models()"), backend_choice)
     assert result["backend"] == backend_choice
-    assert set(result["shapes"]) == set(SMALL_KWARGS)
+    assert set(result["shapes"]) == set(SMALL_KWARGS) | set(WRAPPER_KWARGS)
     assert all(shape[-1] == 10 for shape in result["shapes"].values())
     assert result["tf"] == [] and result["tf_importable"] is False
 

@@ -12,3 +12,11 @@ SMALL_KWARGS = {
         for d in (11, 13, 16, 19)
     },
 }
+
+#: Registered models outside the families' shared arguments (no include_top, activation, ...).
+WRAPPER_KWARGS = {
+    "transfer": {
+        "backbone": "mobilenet_v2", "weights": None, "input_shape": (32, 32, 3),
+        "backbone_kwargs": {"alpha": 0.35},
+    },
+}  # fmt: skip

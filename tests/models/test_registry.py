@@ -4,7 +4,7 @@ import pytest
 import kcnn
 from kcnn.models import registry
 
-from .small import SMALL_KWARGS
+from .small import SMALL_KWARGS, WRAPPER_KWARGS
 
 EXPECTED = {
     "lenet5", "simple_cnn", "mlp",
@@ -21,7 +21,7 @@ def test_list_models_is_sorted_and_complete():
     assert names == sorted(names)
     assert set(names) == EXPECTED
     # the transfer builder wraps other models; tests/models/test_transfer.py covers it
-    assert set(SMALL_KWARGS) == EXPECTED - {"transfer"}
+    assert set(SMALL_KWARGS) | set(WRAPPER_KWARGS) == EXPECTED
 
 
 def test_build_model_passes_kwargs():
