@@ -324,8 +324,9 @@ def _cmd_inspect(args) -> int:
             model, data, split=args.split, path=out, normalize=args.normalize
         )
     else:
-        print(visualize.top_losses(model, data, k=args.k, split=args.split))
-        visualize.plot_top_losses(model, data, k=args.k, split=args.split, path=out)
+        worst = visualize.top_losses(model, data, k=args.k, split=args.split)
+        print(worst)
+        worst.plot(data, path=out)
     print(f"wrote {out}")
     return 0
 

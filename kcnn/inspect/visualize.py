@@ -1164,6 +1164,35 @@ class TopLosses:
             )
         return "\n".join(lines)
 
+    def plot(self, data: Dataset, path: str | os.PathLike | None = None) -> Figure:
+        """Draw these examples from ``data`` (the data set they were taken from), each
+        titled ``prediction / actual`` and ``loss / probability of actual`` as fastai does.
+
+        Returns:
+            The matplotlib ``Figure`` (written to ``path`` when one is given).
+        """
+        images = getattr(data, f"x_{self.split}")[self.indices]
+        columns = math.ceil(math.sqrt(len(self)))
+        rows = math.ceil(len(self) / columns)
+        fig = _figure((max(4.0, 2.0 * columns), 2.25 * rows + 0.6))
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        for position, ax in enumerate(axes):
+            if position >= len(self):
+                ax.set_visible(False)
+                continue
+            _show(ax, _display(images[position]))
+            ax.set_title(
+                f"{self._name(self.y_pred[position])} / {self._name(self.y_true[position])}\n"
+                f"{self.losses[position]:.2f} / {_probability(self.prob_true[position])}",
+                fontsize=8,
+            )
+        fig.suptitle(
+            f"Top {len(self)} losses, {data.name} {self.split} set\n"
+            "prediction / actual, loss / probability of actual",
+            fontsize=10,
+        )
+        return _finish(fig, path)
+
 
 def top_losses(
     model: keras.Model,
@@ -1252,25 +1281,4 @@ def plot_top_losses(
         kcnn.inspect.plot_top_losses(model, data, k=16, path="top_losses.png")
         ```
     """
-    worst = top_losses(model, data, k=k, split=split, batch_size=batch_size)
-    images = getattr(data, f"x_{split}")[worst.indices]
-    columns = math.ceil(math.sqrt(len(worst)))
-    rows = math.ceil(len(worst) / columns)
-    fig = _figure((max(4.0, 2.0 * columns), 2.25 * rows + 0.6))
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for position, ax in enumerate(axes):
-        if position >= len(worst):
-            ax.set_visible(False)
-            continue
-        _show(ax, _display(images[position]))
-        ax.set_title(
-            f"{worst._name(worst.y_pred[position])} / {worst._name(worst.y_true[position])}\n"
-            f"{worst.losses[position]:.2f} / {_probability(worst.prob_true[position])}",
-            fontsize=8,
-        )
-    fig.suptitle(
-        f"Top {len(worst)} losses, {data.name} {split} set\n"
-        "prediction / actual, loss / probability of actual",
-        fontsize=10,
-    )
-    return _finish(fig, path)
+    return top_losses(model, data, k=k, split=split, batch_size=batch_size).plot(data, path)
