@@ -12,16 +12,22 @@ import importlib.util
 import json
 import os
 import sys
+from pathlib import Path
 
 _BACKEND_MODULES = (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
+
+
+def keras_home() -> Path:
+    """Keras' folder: ``$KERAS_HOME``, else ``~/.keras`` (its ``keras.json``, its caches
+    ``datasets/`` and ``models/``)."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
 
 
 def _configured_backend() -> str | None:
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
-        with open(os.path.join(base, "keras.json")) as f:
+        with open(keras_home() / "keras.json") as f:
             return json.load(f).get("backend")
     except (OSError, ValueError):
         return None

@@ -49,8 +49,6 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
 def train(model_name: str, data, config, out, label: str | None = None, **model_kwargs):
     """Build a registered model for ``data``, fit it, and return (test accuracy, history,
     run folder, minutes)."""
-    import json
-
     import keras
 
     import kcnn
@@ -62,7 +60,13 @@ def train(model_name: str, data, config, out, label: str | None = None, **model_
     start = time.perf_counter()
     history, run = kcnn.train.fit(model, data, config, run_dir=out)
     minutes = (time.perf_counter() - start) / 60
-    metrics = json.loads((run / "metrics.json").read_text())
-    accuracy = metrics.get("test_accuracy", float("nan"))
+    accuracy = test_accuracy(run)
     print(f"{label or model_name}: test accuracy {accuracy:.4f}, {minutes:.1f} min, run {run}")
     return accuracy, history.history, run, minutes
+
+
+def test_accuracy(run) -> float:
+    """The test accuracy a run folder's ``metrics.json`` records (NaN without a test set)."""
+    import json
+
+    return json.loads((run / "metrics.json").read_text()).get("test_accuracy", float("nan"))

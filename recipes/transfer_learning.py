@@ -26,7 +26,7 @@ here: it needs the weights' download).
     python recipes/transfer_learning.py [--backbone pretrain|mobilenet_v2] [--per-class 500]
 """
 
-from common import parse_args
+from common import parse_args, test_accuracy, train
 
 CONFIG = dict(
     epochs=10,  # phase one: the head on the frozen backbone
@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
             "transfer", backbone=str(run / "model.keras"), weights=None,
             num_classes=task.num_classes, input_shape=task.input_shape,
         )  # fmt: skip
-        scratch_name, scratch_kwargs = "simple_cnn", {}
+        scratch_name = "simple_cnn"
     else:
         task = data.subset(per_class=args.per_class)
         size = CONFIG["image_size"]
@@ -92,11 +92,11 @@ def main(argv=None) -> dict:
             "transfer", backbone=args.backbone, weights="imagenet",
             num_classes=task.num_classes, input_shape=task.input_shape, image_size=(size, size),
         )  # fmt: skip
-        scratch_name, scratch_kwargs = "resnet20", {}
+        scratch_name = "resnet20"
 
     results = {}
     _, run = kcnn.train.fit(model, task, head_config, run_dir=args.out)
-    results["frozen"] = _accuracy(run)
+    results["frozen"] = test_accuracy(run)
     print(f"frozen backbone + linear head on {task.name}: {results['frozen']:.4f}")
     tune_config = kcnn.train.TrainConfig(
         batch_size=args.batch_size, optimizer="adamw", schedule="cosine", verbose=2
@@ -105,32 +105,20 @@ def main(argv=None) -> dict:
         model, task, unfreeze=CONFIG["fine_tune_layers"], lr=CONFIG["fine_tune_lr"],
         epochs=args.fine_tune_epochs, config=tune_config, run_dir=args.out,
     )  # fmt: skip
-    results["fine_tuned"] = _accuracy(run)
+    results["fine_tuned"] = test_accuracy(run)
     print(f"after fine-tuning: {results['fine_tuned']:.4f}")
 
-    keras.utils.set_random_seed(0)
-    scratch = kcnn.build_model(
-        scratch_name, num_classes=task.num_classes, input_shape=task.input_shape,
-        **scratch_kwargs,
+    epochs = args.epochs + args.fine_tune_epochs  # the same budget as both phases
+    results["scratch"], *_ = train(
+        scratch_name, task, dataclasses.replace(head_config, epochs=epochs), args.out,
+        label="from scratch",
     )  # fmt: skip
-    epochs = args.epochs + args.fine_tune_epochs
-    _, run = kcnn.train.fit(
-        scratch, task, dataclasses.replace(head_config, epochs=epochs),
-        run_dir=args.out,
-    )  # fmt: skip
-    results["scratch"] = _accuracy(run)
     minutes = (time.perf_counter() - start) / 60
     print(
         f"test accuracy on {task.name}: frozen {results['frozen']:.4f}, fine-tuned "
         f"{results['fine_tuned']:.4f}, from scratch {results['scratch']:.4f}; {minutes:.1f} min"
     )
     return results
-
-
-def _accuracy(run) -> float:
-    import json
-
-    return json.loads((run / "metrics.json").read_text()).get("test_accuracy", float("nan"))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kcnn._backend import keras_home
 from kcnn.data.formats import (
     read_cifar_batch,
     read_cifar_meta,
@@ -187,7 +188,7 @@ class Dataset:
                         )
                     where = np.sort(rng.choice(where, limit, replace=False))
                 picks.append(where)
-            index = np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
+            index = np.sort(np.concatenate(picks))
             return x[index], new_label[y[index]]
 
         x_train, y_train = keep(self.x_train, self.y_train, per_class)
@@ -435,8 +436,7 @@ def _search_dirs(*names: str, system: tuple = ()) -> list[Path]:
         base = Path(os.environ["KCNN_DATA_DIR"])
         dirs += [base / n for n in names] + [base]
     dirs += list(system)
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    dirs += [keras_home / "datasets" / n for n in names]
+    dirs += [keras_home() / "datasets" / n for n in names]
     return dirs
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kcnn._backend import keras_home
 from kcnn.models import _common
 from kcnn.models.registry import get_model_builder, list_models, register_model
 
@@ -253,7 +254,11 @@ def build_transfer(
     name = f"transfer_{label}" if name is None else name
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
-    shape = _input_shape(input_shape, features, preprocessing)
+    shape = (
+        tuple(features.input_shape[1:])
+        if input_shape is None
+        else _common.check_input_shape(input_shape)
+    )
     inputs = keras.Input(shape=shape, name=f"{name}_input")
     x = inputs
     if image_size is not None:
@@ -343,11 +348,8 @@ def _make_backbone(backbone, weights, input_shape, image_size, feature_layer, sh
     """Return ``(features model, preprocessing mode or None, label for the name)``."""
     app = _application_name(backbone)
     if app is not None:
-        return (
-            _application(app, weights, input_shape, image_size, sha256, kwargs),
-            (APPLICATIONS[app][1]),
-            app,
-        )
+        features = _application(app, weights, input_shape, image_size, sha256, kwargs)
+        return features, APPLICATIONS[app][1], app
     is_file = isinstance(backbone, (str, os.PathLike)) and str(backbone).endswith(".keras")
     is_kcnn = isinstance(backbone, str) and backbone in list_models()
     if not (isinstance(backbone, keras.Model) or is_file or is_kcnn):
@@ -438,7 +440,7 @@ def _download_error(app: str, error: Exception) -> Exception:
     if not match:
         return error
     url = match.group(1)
-    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    folder = keras_home() / "models"
     return ConnectionError(
         f"Could not download the ImageNet weights of {app} ({error}). On a machine with "
         f"internet access, fetch\n  {url}\nand put it at\n  {folder / url.rsplit('/', 1)[1]}\n"
@@ -475,14 +477,12 @@ def _cut(model: keras.Model, feature_layer: str | None) -> keras.Model:
     return keras.Model(model.inputs, layer.output, name=f"{model.name}_features")
 
 
-def _layers_by_name(model: keras.Model) -> dict:
-    """Every layer of a model by name, looking inside nested models."""
-    found = {}
+def leaf_layers(model: keras.Model) -> list:
+    """The layers of a model in order, with each nested model replaced by its own layers."""
+    leaves = []
     for layer in model.layers:
-        found[layer.name] = layer
-        if isinstance(layer, keras.Model):
-            found.update(_layers_by_name(layer))
-    return found
+        leaves.extend(leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return leaves
 
 
 def _load_into(model: keras.Model, weights, sha256: str | None) -> None:
@@ -494,10 +494,12 @@ def _load_into(model: keras.Model, weights, sha256: str | None) -> None:
         )
     path = verify_file(weights, sha256)
     if path.suffix == ".keras":
-        source = _layers_by_name(keras.saving.load_model(path, safe_mode=True, compile=False))
+        loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+        source = {layer.name: layer for layer in leaf_layers(loaded)}
         matched = 0
-        for name, layer in _layers_by_name(model).items():
-            if isinstance(layer, keras.Model) or not layer.weights or name not in source:
+        for layer in leaf_layers(model):
+            name = layer.name
+            if not layer.weights or name not in source:
                 continue
             values = source[name].get_weights()
             shapes = [tuple(w.shape) for w in layer.weights]
@@ -519,12 +521,6 @@ def _load_into(model: keras.Model, weights, sha256: str | None) -> None:
             f"weights must be a .weights.h5, .h5 or .keras file. Received: weights={str(weights)!r}"
         )
     model.load_weights(path)
-
-
-def _input_shape(input_shape, features: keras.Model, preprocessing) -> tuple:
-    if input_shape is None:
-        return tuple(features.input_shape[1:])
-    return _common.check_input_shape(input_shape)
 
 
 def _check_fits(shape, features: keras.Model) -> None:

@@ -8,7 +8,7 @@ import os
 import keras
 
 from kcnn.data.datasets import Dataset
-from kcnn.models.transfer import backbone_of
+from kcnn.models.transfer import backbone_of, leaf_layers
 from kcnn.train.fit import TrainConfig, fit
 
 
@@ -40,7 +40,7 @@ def unfreeze_backbone(
             f"unfreeze must be a positive number of layers or 'all'. Received: unfreeze={layers!r}"
         )
     backbone = backbone_of(model)
-    weighted = [layer for layer in _leaf_layers(backbone) if layer.weights]
+    weighted = [layer for layer in leaf_layers(backbone) if layer.weights]
     backbone.trainable = True
     for layer in weighted:
         layer.trainable = False
@@ -110,13 +110,6 @@ def fine_tune(
     config = dataclasses.replace(config, learning_rate=float(lr), epochs=epochs)
     unfreeze_backbone(model, unfreeze, train_bn=train_bn)
     return fit(model, data, config, run_dir=run_dir, callbacks=callbacks)
-
-
-def _leaf_layers(model: keras.Model) -> list:
-    out = []
-    for layer in model.layers:
-        out.extend(_leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return out
 
 
 def _is_bn(layer) -> bool:
