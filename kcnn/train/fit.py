@@ -71,6 +71,16 @@ class TrainConfig:
             False.
         checkpoint: with a run folder, save a checkpoint every epoch to resume from.
             Defaults to True.
+        steps_per_execution: training steps per call of the compiled train function
+            (Keras' ``compile(steps_per_execution=...)``); more steps per call spend less
+            time in Python between steps, and callbacks see every n-th batch. The PyTorch
+            backend takes only 1. Defaults to 1.
+        jit_compile: XLA compilation of the train step: ``"auto"`` (Keras' choice: on for
+            JAX, on for TensorFlow with a GPU, off for PyTorch), True or False. Defaults to
+            ``"auto"``.
+        data_path: where batches are made and augmented: ``"device"`` (NumPy batching, the
+            augmentation layers run with the backend's ops) or ``"tf.data"`` (needs
+            TensorFlow); see `kcnn.data.make_pipeline`. Defaults to ``"device"``.
         verbose: Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch.
             Defaults to 1.
     """
@@ -88,10 +98,15 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool | str = False
     checkpoint: bool = True
+    steps_per_execution: int = 1
+    jit_compile: bool | str = "auto"
+    data_path: str = "device"
     verbose: int = 1
 
     def __post_init__(self):
-        for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        for field, minimum in (
+            ("epochs", 1), ("batch_size", 1), ("seed", 0), ("steps_per_execution", 1)
+        ):  # fmt: skip
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(
@@ -144,6 +159,15 @@ class TrainConfig:
             raise ValueError(
                 f"mixed_precision must be True, False or one of {list(MIXED_POLICIES)}. "
                 f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.jit_compile not in ("auto", True, False):
+            raise ValueError(
+                "jit_compile must be 'auto', True or False. "
+                f"Received: jit_compile={self.jit_compile!r}"
+            )
+        if self.data_path not in ("device", "tf.data"):
+            raise ValueError(
+                f"data_path must be 'device' or 'tf.data'. Received: data_path={self.data_path!r}"
             )
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2. Received: verbose={self.verbose!r}")
@@ -328,6 +352,11 @@ def fit(
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
+    if config.steps_per_execution > 1 and keras.backend.backend() == "torch":
+        raise ValueError(
+            "steps_per_execution must be 1 on the PyTorch backend: Keras runs one step per "
+            f"call there. Received: steps_per_execution={config.steps_per_execution}"
+        )
     check_data(model, data.x_train, data.y_train, "x_train")
     if len(data.x_val):
         check_data(model, data.x_val, data.y_val, "x_val")
@@ -338,7 +367,7 @@ def fit(
     pipeline = make_pipeline(
         data.x_train, data.y_train, config.batch_size, config.augment,
         dataset=data, num_classes=num_classes, seed=config.seed,
-        one_hot=True if config.label_smoothing else None, path="device",
+        one_hot=True if config.label_smoothing else None, path=config.data_path,
     )  # fmt: skip
     one_hot = pipeline.one_hot
 
@@ -360,7 +389,13 @@ def fit(
         if one_hot
         else keras.losses.SparseCategoricalCrossentropy()
     )
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=["accuracy"],
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=config.jit_compile,
+    )
 
     path, initial_epoch, restored = None, 0, {}
     if resume is not None:

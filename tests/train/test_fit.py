@@ -158,11 +158,31 @@ def test_label_breaking_augmentation_is_refused_before_training(tmp_path):
         ({"mixed_precision": "float16"}, r"mixed_precision must be True, False or one of"),
         ({"seed": -1}, r"seed must be an integer >= 0"),
         ({"verbose": 3}, r"verbose must be 0, 1 or 2"),
+        ({"steps_per_execution": 0}, r"steps_per_execution must be an integer >= 1"),
+        ({"jit_compile": "xla"}, r"jit_compile must be 'auto', True or False"),
+        ({"data_path": "gpu"}, r"data_path must be 'device' or 'tf.data'"),
     ],
 )
 def test_train_config_validates_the_new_fields(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("data_path", ["device", "tf.data"])
+def test_steps_per_execution_and_data_path_reach_keras(digits, data_path):
+    """Several steps per call and either data path train the same number of batches."""
+    config = TrainConfig(
+        epochs=1, batch_size=64, steps_per_execution=4, data_path=data_path, verbose=0
+    )
+    model = kcnn.build_model("mlp", input_shape=digits.input_shape)
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match="steps_per_execution must be 1 on the PyTorch"):
+            kcnn.train.fit(model, digits, config, run_dir=None)
+        config = dataclasses.replace(config, steps_per_execution=1)
+    history, _ = kcnn.train.fit(model, digits, config, run_dir=None)
+    assert model.steps_per_execution == config.steps_per_execution
+    assert model.optimizer.iterations.numpy() == -(-len(digits.x_train) // 64)
+    assert history.history["accuracy"][0] > 0.3
 
 
 def test_same_seed_same_weights(digits):
