@@ -7,6 +7,7 @@ kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
 kcnn rf MODEL [--all] [--measure LAYER]     receptive field per layer
 kcnn params MODEL                 parameters per layer
 kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
+kcnn bench [--model simple_cnn] [--backends tensorflow,jax,torch]   training images/s
 """
 
 from __future__ import annotations
@@ -181,6 +182,52 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output"
     )
+
+    bench = commands.add_parser(
+        "bench",
+        help="training images/s per backend, measured side by side",
+        description="Measure training throughput (images/s after warm-up; step time; the "
+        "warm-up's compile time; peak memory) and the input pipeline's images/s, for kcnn on "
+        "each backend and optional baselines. Each contender runs in its own process; their "
+        "epochs take turns, so every ratio is measured in the same minutes of the same "
+        "machine. Comma-separated values of --batch-size, --steps-per-execution, "
+        "--jit-compile and --data-path make a sweep. Prints a table and writes JSON.",
+    )
+    bench.add_argument(
+        "--model",
+        default="simple_cnn",
+        help="comma-separated: lenet5, simple_cnn, resnet20, resnet18 (default: simple_cnn)",
+    )
+    bench.add_argument(
+        "--backends", default="tensorflow,jax,torch", help="(default: tensorflow,jax,torch)"
+    )
+    bench.add_argument("--batch-size", default="128", help="one or more (default: 128)")
+    bench.add_argument("--steps-per-execution", default="1", help="one or more (default: 1)")
+    bench.add_argument(
+        "--jit-compile", default="auto", help="auto, true or false; one or more (default: auto)"
+    )
+    bench.add_argument(
+        "--data-path", default="device", help="device or tf.data; one or more (default: device)"
+    )
+    bench.add_argument("--images", type=int, help="images per epoch (default: per model)")
+    bench.add_argument("--repeats", type=int, default=3, help="timed epochs each (default: 3)")
+    bench.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default: 1)")
+    bench.add_argument(
+        "--pipeline",
+        default="flip_crop",
+        help="augmentation policy whose input pipeline is timed; none to skip (default: flip_crop)",
+    )
+    bench.add_argument(
+        "--baselines",
+        metavar="DIR",
+        help="also measure the baselines in DIR: keras_baseline.py (plain Keras, each "
+        "backend) and torch_baseline.py (a hand-written PyTorch loop), such as the "
+        "repository's benchmarks/baselines",
+    )
+    bench.add_argument(
+        "--torch-compile", action="store_true", help="with --baselines: add torch.compile"
+    )
+    bench.add_argument("--out", help="JSON file to write (default: runs/bench-<time>.json)")
     return parser
 
 
@@ -399,6 +446,56 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    import time
+    from pathlib import Path
+
+    from kcnn import bench
+
+    def values(flag, text, convert):
+        try:
+            return tuple(convert(part.strip()) for part in text.split(",") if part.strip())
+        except ValueError as error:
+            detail = str(error) if convert is jit else f"could not read {text!r}"
+            raise ValueError(f"--{flag}: {detail}") from None
+
+    def jit(text):
+        choices = {"auto": "auto", "true": True, "false": False}
+        if text.lower() not in choices:
+            raise ValueError(f"takes auto, true or false. Received: {text!r}")
+        return choices[text.lower()]
+
+    backends = values("backends", args.backends, str)
+    unknown = sorted(set(backends) - set(bench.BACKENDS))
+    if unknown:
+        raise ValueError(f"--backends: unknown {unknown}; expected some of {list(bench.BACKENDS)}")
+    contenders = bench.kcnn_contenders(
+        backends,
+        batch_sizes=values("batch-size", args.batch_size, int),
+        steps_per_execution=values("steps-per-execution", args.steps_per_execution, int),
+        jit_compile=values("jit-compile", args.jit_compile, jit),
+        data_paths=values("data-path", args.data_path, str),
+    )
+    if args.baselines:
+        contenders += bench.baseline_contenders(
+            args.baselines, backends, batch_size=contenders[0].batch_size,
+            torch_compile=args.torch_compile,
+        )  # fmt: skip
+    report = bench.benchmark(
+        values("model", args.model, str),
+        contenders,
+        images=args.images,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        pipeline=None if args.pipeline == "none" else args.pipeline,
+    )
+    print(bench.format_report(report))
+    out = Path(args.out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    bench.write_report(report, out)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kcnn`` command."""
     parser = _build_parser()
@@ -409,14 +506,17 @@ def main(argv: list[str] | None = None) -> int:
 
     handler = {
         "models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "rf": _cmd_rf,
-        "params": _cmd_params, "inspect": _cmd_inspect,
+        "params": _cmd_params, "inspect": _cmd_inspect, "bench": _cmd_bench,
     }  # fmt: skip
     try:
         return handler[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:  # a diverged run: the message carries the diagnosis
+    except (
+        RuntimeError,
+        TimeoutError,
+    ) as error:  # a diverged run: the message carries the diagnosis
         print(f"kcnn {args.command}: {error}", file=sys.stderr)
         return 1
 
