@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -161,14 +162,21 @@ def peak_memory_mb() -> float:
             import tensorflow as tf
 
             return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    try:  # Linux: the peak of this program (ru_maxrss would carry the parent's over exec)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def train_kcnn(session: Session) -> None:
     """The kcnn contender: `kcnn.train.fit` on a `Dataset` of the session's images, with
     kcnn's input pipeline and callbacks and no run folder. ``options["pipeline"]`` names an
-    augmentation policy whose input pipeline is timed on the coordinator's request."""
+    augmentation policy whose input pipeline is timed on the coordinator's request;
+    ``options["mixed_precision"]`` is passed to `kcnn.train.TrainConfig`."""
     import keras
 
     from kcnn.data.datasets import Dataset
@@ -192,9 +200,10 @@ def train_kcnn(session: Session) -> None:
         epochs=spec["epochs"],
         batch_size=spec["batch_size"],
         seed=spec["seed"],
-        steps_per_execution=spec.get("steps_per_execution", 1),
+        steps_per_execution=spec.get("steps_per_execution", "auto"),
         jit_compile=spec.get("jit_compile", "auto"),
-        data_path=spec.get("options", {}).get("data_path", "device"),
+        data_path=spec.get("data_path", "device"),
+        mixed_precision=spec.get("options", {}).get("mixed_precision", False),
         verbose=0,
     )
     policy = spec.get("options", {}).get("pipeline")
@@ -207,7 +216,7 @@ def train_kcnn(session: Session) -> None:
             )  # fmt: skip
             pipe[0]  # warm-up: the augmentation layers build their generators
             start = time.perf_counter()
-            count = sum(int(pipe[i][0].shape[0]) for i in range(1, len(pipe)))
+            count = sum(int(pipe[i][0].shape[0]) for i in range(len(pipe)))
             return {"policy": policy, "images_per_second": count / (time.perf_counter() - start)}
 
         session.handlers["pipeline"] = pipeline_rate
@@ -226,15 +235,27 @@ def _worker(spec_path: str) -> None:
     sys.stdout = sys.stderr  # library output must not mix with the protocol
     session = Session(spec, arrays["x"], arrays["y"], commands=sys.stdin, reply=reply)
     if spec["source"] == "kcnn":
+        if spec.get("steps_per_execution", "auto") == "auto":
+            from kcnn.train.fit import recommended_settings
+
+            spec["steps_per_execution"] = recommended_settings()["steps_per_execution"]
         train = train_kcnn
     else:
         import importlib.util
 
-        module_spec = importlib.util.spec_from_file_location("bench_contender", spec["source"])
+        name = Path(spec["source"]).stem
+        module_spec = importlib.util.spec_from_file_location(name, spec["source"])
         module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module  # torch.compile looks the module up by name
         module_spec.loader.exec_module(module)
         train = module.train
-    session.send({"command": "ready", "device": session.device})
+    session.send(
+        {
+            "command": "ready",
+            "device": session.device,
+            "steps_per_execution": spec.get("steps_per_execution", 1),
+        }
+    )
     train(session)
     session.send({"command": "done"})
 
@@ -248,7 +269,8 @@ class Contender:
         name: the label in the results, e.g. ``"kcnn"`` or ``"torch eager"``.
         backend: the ``KERAS_BACKEND`` of its process.
         source: ``"kcnn"`` or the path of a Python file with ``train(session)``.
-        batch_size, steps_per_execution, jit_compile: the training settings.
+        batch_size, steps_per_execution, jit_compile, data_path: the training settings
+            (see `kcnn.train.TrainConfig`).
         options: contender-specific settings passed through ``spec["options"]``.
     """
 
@@ -256,8 +278,9 @@ class Contender:
     backend: str
     source: str = "kcnn"
     batch_size: int = 128
-    steps_per_execution: int = 1
+    steps_per_execution: int | str = "auto"
     jit_compile: bool | str = "auto"
+    data_path: str = "device"
     options: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -366,13 +389,12 @@ def run_benchmark(
     seed: int = 0,
     pipeline: str | None = "flip_crop",
     timeout: float = 900.0,
-    progress=print,
+    progress: Callable[[str], object] = print,
 ) -> dict:
     """Measure every contender's training throughput on ``model``, interleaved.
 
     Args:
-        model: one of `BENCH_MODELS` (or any registered name with ``input_shape`` given via
-            the first contender's options ``{"input_shape": ...}``).
+        model: one of `BENCH_MODELS`, measured at the image shape given there.
         contenders: what to measure, each in its own process.
         images: images per epoch. Defaults to `DEFAULT_IMAGES` for the model.
         repeats: timed epochs per contender. Defaults to 3.
@@ -420,6 +442,7 @@ def run_benchmark(
                     "batch_size": contender.batch_size,
                     "steps_per_execution": contender.steps_per_execution,
                     "jit_compile": contender.jit_compile,
+                    "data_path": contender.data_path,
                     "epochs": warmup + repeats,
                     "seed": seed,
                     "source": contender.source,
@@ -427,9 +450,7 @@ def run_benchmark(
                     "data_file": str(folder / "data.npz"),
                 }
                 workers.append(_Worker(contender, spec, folder, timeout))
-            devices = {}
-            for worker in workers:
-                devices[worker.contender.label] = worker.ask(None, "ready")["device"]
+            ready = {w.contender.label: w.ask(None, "ready") for w in workers}
             samples = {label: [] for label in labels}
             firsts, pipes, memory = {}, {label: [] for label in labels}, {}
             for round_index in range(warmup + repeats):
@@ -465,10 +486,11 @@ def run_benchmark(
             "backend": contender.backend,
             "source": "kcnn" if contender.source == "kcnn" else Path(contender.source).name,
             "batch_size": contender.batch_size,
-            "steps_per_execution": contender.steps_per_execution,
+            "steps_per_execution": ready[label]["steps_per_execution"],
             "jit_compile": contender.jit_compile,
+            "data_path": contender.data_path,
             "options": contender.options,
-            "device": devices[label],
+            "device": ready[label]["device"],
             "images_per_second": _summary([images / s for s in seconds]),
             "step_ms": _summary([1000 * s / steps for s in seconds]),
             "compile_seconds": max(0.0, firsts[label] - steady),
@@ -493,7 +515,16 @@ def machine_info() -> dict:
     import importlib.metadata
 
     versions = {}
-    for package in ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "kcnn"):
+    for package in (
+        "keras",
+        "tensorflow",
+        "tensorflow-cpu",
+        "jax",
+        "jaxlib",
+        "torch",
+        "numpy",
+        "kcnn",
+    ):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -518,7 +549,7 @@ def machine_info() -> dict:
 def kcnn_contenders(
     backends,
     batch_sizes=(128,),
-    steps_per_execution=(1,),
+    steps_per_execution=("auto",),
     jit_compile=("auto",),
     data_paths=("device",),
 ) -> list[Contender]:
@@ -529,7 +560,7 @@ def kcnn_contenders(
     for backend, batch, spe, jit, path in itertools.product(
         backends, batch_sizes, steps_per_execution, jit_compile, data_paths
     ):
-        if backend == "torch" and spe > 1:
+        if backend == "torch" and spe != "auto" and spe > 1:
             continue  # Keras' PyTorch backend runs one step per call
         varied = []
         if len(batch_sizes) > 1:
@@ -541,8 +572,7 @@ def kcnn_contenders(
         if len(data_paths) > 1:
             varied.append(f"data={path}")
         name = "kcnn" + (f"[{','.join(varied)}]" if varied else "")
-        options = {} if path == "device" else {"data_path": path}
-        contenders.append(Contender(name, backend, "kcnn", batch, spe, jit, options))
+        contenders.append(Contender(name, backend, "kcnn", batch, spe, jit, path))
     return contenders
 
 
@@ -566,12 +596,13 @@ def baseline_contenders(
     contenders = []
     if keras_file.is_file():
         for backend in backends:
-            contenders.append(Contender(f"keras ({backend})", backend, str(keras_file), batch_size))
+            keras_name = f"keras ({backend})"
+            contenders.append(Contender(keras_name, backend, str(keras_file), batch_size, 1))
     if torch_file.is_file():
-        contenders.append(Contender("torch eager", "torch", str(torch_file), batch_size))
+        contenders.append(Contender("torch eager", "torch", str(torch_file), batch_size, 1))
         if torch_compile:
             contenders.append(
-                Contender("torch.compile", "torch", str(torch_file), batch_size,
+                Contender("torch.compile", "torch", str(torch_file), batch_size, 1,
                           options={"compile": True})
             )  # fmt: skip
     return contenders
@@ -591,7 +622,8 @@ def benchmark(models, contenders: list[Contender], **kwargs) -> dict:
 
 
 def ratios(run: dict) -> dict:
-    """The comparisons of one model's results, as ratios of median images/s:
+    """The comparisons of one model's results: for each round, one contender's images/s
+    over the other's in that round, and the median of those ratios:
 
     - ``"kcnn/keras (<backend>)"``: kcnn over plain Keras on the same backend;
     - ``"best kcnn/torch eager"`` (and ``/torch.compile``): the fastest kcnn contender over
@@ -603,22 +635,35 @@ def ratios(run: dict) -> dict:
     def rate(label):
         return results[label]["images_per_second"]["median"]
 
+    def ratio(a, b):
+        """The median over rounds of a's images/s over b's in the same round (the samples
+        are in round order), which cancels the machine's drift from round to round."""
+        pairs = zip(
+            results[a]["images_per_second"].get("samples", [rate(a)]),
+            results[b]["images_per_second"].get("samples", [rate(b)]),
+        )
+        return statistics.median(x / y for x, y in pairs)
+
     out = {}
     kcnn_labels = [label for label, r in results.items() if r["source"] == "kcnn"]
     for label in kcnn_labels:
         keras_label = f"keras ({results[label]['backend']})"
         if keras_label in results and results[label]["name"] == "kcnn":
-            out[f"kcnn/{keras_label}"] = rate(label) / rate(keras_label)
+            out[f"kcnn/{keras_label}"] = ratio(label, keras_label)
     if kcnn_labels:
         best = max(kcnn_labels, key=rate)
         for baseline in ("torch eager", "torch.compile"):
             if baseline in results:
-                out[f"best kcnn/{baseline}"] = rate(best) / rate(baseline)
+                out[f"best kcnn/{baseline}"] = ratio(best, baseline)
         out["best kcnn"] = best
     for label in kcnn_labels:
         if "pipeline" in results[label]:
-            piped = results[label]["pipeline"]["images_per_second"]["median"]
-            out[f"pipeline/train ({label})"] = piped / rate(label)
+            piped = results[label]["pipeline"]["images_per_second"]
+            trained = results[label]["images_per_second"]
+            pairs = zip(
+                piped.get("samples", [piped["median"]]), trained.get("samples", [rate(label)])
+            )
+            out[f"pipeline/train ({label})"] = statistics.median(p / t for p, t in pairs)
     return out
 
 

@@ -33,6 +33,27 @@ def _ints(count: int, example: str):
     return parse
 
 
+def _steps(text: str):
+    """``auto`` or a whole number >= 1 (argparse type of --steps-per-execution)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 1; received {text!r}")
+    return value
+
+
+def _jit(text: str):
+    """``auto``, ``true`` or ``false`` (argparse type of --jit-compile)."""
+    choices = {"auto": "auto", "true": True, "false": False}
+    if text.lower() not in choices:
+        raise argparse.ArgumentTypeError(f"expected auto, true or false; received {text!r}")
+    return choices[text.lower()]
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from kcnn.data.datasets import DATASETS
 
@@ -172,6 +193,25 @@ def _build_parser() -> argparse.ArgumentParser:
         help="16-bit compute with float32 weights (float16 on a GPU, bfloat16 otherwise)",
     )
     train.add_argument(
+        "--steps-per-execution",
+        type=_steps,
+        default="auto",
+        help="training steps per call of the train function; auto: 4 for TensorFlow on a "
+        "CPU, else 1 (default: auto; see `kcnn bench`)",
+    )
+    train.add_argument(
+        "--jit-compile",
+        type=_jit,
+        default="auto",
+        help="XLA compilation: auto (Keras' choice), true or false (default: auto)",
+    )
+    train.add_argument(
+        "--data-path",
+        default="device",
+        choices=("device", "tf.data"),
+        help="where batches are made and augmented (default: device)",
+    )
+    train.add_argument(
         "--validation-split",
         type=float,
         default=0.1,
@@ -202,7 +242,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--backends", default="tensorflow,jax,torch", help="(default: tensorflow,jax,torch)"
     )
     bench.add_argument("--batch-size", default="128", help="one or more (default: 128)")
-    bench.add_argument("--steps-per-execution", default="1", help="one or more (default: 1)")
+    bench.add_argument(
+        "--steps-per-execution",
+        default="auto",
+        help="one or more; auto is kcnn's choice per backend (default: auto)",
+    )
     bench.add_argument(
         "--jit-compile", default="auto", help="auto, true or false; one or more (default: auto)"
     )
@@ -385,6 +429,8 @@ _CONFIG_FLAGS = {
     "weight_decay": "weight_decay", "label_smoothing": "label_smoothing",
     "augment": "augment", "early_stopping": "early_stopping", "seed": "seed",
     "mixed_precision": "mixed_precision", "verbose": "verbose",
+    "steps_per_execution": "steps_per_execution", "jit_compile": "jit_compile",
+    "data_path": "data_path",
 }  # fmt: skip
 #: Flags that say how to rebuild the model and reload the data; stored in config.json.
 _RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
@@ -455,15 +501,9 @@ def _cmd_bench(args) -> int:
     def values(flag, text, convert):
         try:
             return tuple(convert(part.strip()) for part in text.split(",") if part.strip())
-        except ValueError as error:
-            detail = str(error) if convert is jit else f"could not read {text!r}"
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            detail = str(error) if convert is not int else f"could not read {text!r}"
             raise ValueError(f"--{flag}: {detail}") from None
-
-    def jit(text):
-        choices = {"auto": "auto", "true": True, "false": False}
-        if text.lower() not in choices:
-            raise ValueError(f"takes auto, true or false. Received: {text!r}")
-        return choices[text.lower()]
 
     backends = values("backends", args.backends, str)
     unknown = sorted(set(backends) - set(bench.BACKENDS))
@@ -472,8 +512,8 @@ def _cmd_bench(args) -> int:
     contenders = bench.kcnn_contenders(
         backends,
         batch_sizes=values("batch-size", args.batch_size, int),
-        steps_per_execution=values("steps-per-execution", args.steps_per_execution, int),
-        jit_compile=values("jit-compile", args.jit_compile, jit),
+        steps_per_execution=values("steps-per-execution", args.steps_per_execution, _steps),
+        jit_compile=values("jit-compile", args.jit_compile, _jit),
         data_paths=values("data-path", args.data_path, str),
     )
     if args.baselines:

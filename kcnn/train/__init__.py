@@ -11,7 +11,7 @@ from kcnn.train.callbacks import (
     restore_checkpoint,
 )
 from kcnn.train.diagnose import Finding, diagnose
-from kcnn.train.fit import TrainConfig, check_data, fit
+from kcnn.train.fit import TrainConfig, check_data, fit, recommended_settings
 from kcnn.train.schedules import OneCycle, find_lr, make_schedule
 from kcnn.train.transfer import fine_tune, unfreeze_backbone
 
@@ -31,6 +31,7 @@ __all__ = [
     "fit",
     "make_schedule",
     "read_checkpoint",
+    "recommended_settings",
     "restore_checkpoint",
     "unfreeze_backbone",
 ]

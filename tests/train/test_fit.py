@@ -185,6 +185,19 @@ def test_steps_per_execution_and_data_path_reach_keras(digits, data_path):
     assert history.history["accuracy"][0] > 0.3
 
 
+def test_recommended_settings_fill_in_auto(digits):
+    recommended = kcnn.train.recommended_settings
+    assert recommended("tensorflow", "cpu") == {"steps_per_execution": 4, "jit_compile": "auto"}
+    assert recommended("jax", "cpu")["steps_per_execution"] == 1
+    assert recommended("torch", "gpu")["steps_per_execution"] == 1
+    with pytest.raises(ValueError, match="No recommended settings for backend='theano'"):
+        recommended("theano", "cpu")
+    assert TrainConfig().steps_per_execution == "auto"
+    model = kcnn.build_model("mlp", input_shape=digits.input_shape)
+    kcnn.train.fit(model, digits, TrainConfig(epochs=1, verbose=0), run_dir=None)
+    assert model.steps_per_execution == recommended()["steps_per_execution"]
+
+
 def test_same_seed_same_weights(digits):
     """Augmentation, dropout and the batch order all follow the seed: identical weights."""
     config = TrainConfig(epochs=2, augment="crop", optimizer="sgd", learning_rate=0.05, verbose=0)
