@@ -3,6 +3,7 @@
 #   make test   install every backend, fetch Fashion-MNIST (Debian package), run pytest per backend
 #   make docs   build the documentation site with --strict (tutorials are executed)
 #   make lint   ruff
+#   make bench  measure this machine: benchmarks/run.py (about 40 minutes on 2 cores)
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +19,7 @@ export NO_MKDOCS_2_WARNING := 1
 TORCH_SPEC ?= torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test docs lint fashion-mnist clean
+.PHONY: demo test docs lint bench fashion-mnist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,9 @@ test: $(VENV)/.test-installed fashion-mnist
 docs: $(VENV)/.test-installed
 	rm -rf .cache/mkdocs-jupyter  # execute the tutorials on every build
 	KERAS_BACKEND=$(DOCS_BACKEND) $(BIN)/mkdocs build --strict
+
+bench: $(VENV)/.test-installed fashion-mnist
+	$(BIN)/python benchmarks/run.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check kcnn tests benchmarks docs recipes

@@ -71,7 +71,11 @@ SETTINGS = {
     "train_images": (int, 0, "subsample the training set to this many images (0: all)"),
     "test_images": (int, 0, "subsample the test set to this many images (0: all)"),
     "seed": (int, 0, "seed of the weights, batch order, augmentation and subsamples"),
-    "steps_per_execution": (int, 1, "training steps per call of the train function"),
+    "steps_per_execution": (
+        lambda text: text if text == "auto" else int(text),
+        "auto",
+        "training steps per call of the train function; auto: kcnn's choice per backend",
+    ),
     "jit_compile": (str, "auto", "XLA compilation of the train step: auto, true or false"),
     "data_path": (str, "device", "where batches are made: device or tf.data"),
 }
@@ -493,7 +497,7 @@ def plot_curves(report: dict, path: str | os.PathLike | None = None):
             continue
         reached = result.get("time_to_target")
         label = f"{name}: " + (
-            f"{reached:.1f} s, at epoch {result['epochs_to_target']:g}"
+            f"{reached:.1f} s, at epoch {result['epochs_to_target']:.1f}"
             if reached is not None
             else f"not reached ({result['final_test_accuracy']:.3f})"
         )
@@ -585,7 +589,7 @@ def settings_from(args: argparse.Namespace) -> dict:
     """The measurement settings of parsed arguments, checked."""
     settings = {name: getattr(args, name) for name in SETTINGS}
     for name in ("batch_size", "max_epochs", "steps_per_execution"):
-        if settings[name] < 1:
+        if settings[name] != "auto" and settings[name] < 1:
             raise ValueError(f"{name} must be >= 1. Received: {name}={settings[name]}")
     for name in ("train_images", "test_images", "seed"):
         if settings[name] < 0:

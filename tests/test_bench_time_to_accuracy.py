@@ -206,7 +206,7 @@ def test_main_runs_each_backend_in_a_child_and_writes_json_and_png(fashion_mnist
     report = tta.main(
         ["--backends", "tensorflow", "--torch-baseline", "--train-images", "128",
          "--test-images", "64", "--max-epochs", "1", "--batch-size", "64",
-         "--target", "0.999", "--out", str(tmp_path)]
+         "--target", "0.999", "--steps-per-execution", "1", "--out", str(tmp_path)]
     )  # fmt: skip
     assert list(report["results"]) == ["tensorflow", "torch loop"]
     for name, result in report["results"].items():
