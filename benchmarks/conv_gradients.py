@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -144,7 +143,7 @@ def main(argv=None) -> dict:
             raise SystemExit(f"{framework} failed:\n{done.stderr[-3000:]}")
         results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from kcnn.bench import machine_info
+    from kcnn.bench import machine_info, machine_tag
 
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -161,7 +160,7 @@ def main(argv=None) -> dict:
         print(f"{framework:12}{cells}{r['weight_gradient_over_forward']:10.1f}x")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{report['date']}-{platform.machine()}-{os.cpu_count()}cpu-conv-gradients.json"
+    path = out / f"{report['date']}-{machine_tag()}-conv-gradients.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")
     return report

@@ -23,7 +23,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -146,7 +145,7 @@ def main(argv=None) -> dict:
             results[f"{model} ({backend})"] = json.loads(done.stdout.strip().splitlines()[-1])
             ratios = {k: v for k, v in results[f"{model} ({backend})"].items() if "/" in k}
             print(f"{model} ({backend}): " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
-    from kcnn.bench import machine_info
+    from kcnn.bench import machine_info, machine_tag
 
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -157,7 +156,7 @@ def main(argv=None) -> dict:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{report['date']}-{platform.machine()}-{os.cpu_count()}cpu-fit-overhead.json"
+    path = out / f"{report['date']}-{machine_tag()}-fit-overhead.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")
     return report

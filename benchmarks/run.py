@@ -22,8 +22,6 @@ Results go to ``benchmarks/results/<date>-<machine>[-<part>].json``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,18 +30,6 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BASELINES = HERE / "baselines"
 PARTS = ("throughput", "sweep", "tta", "report")
-
-
-def machine_tag() -> str:
-    """``x86_64-2cpu`` on a CPU machine, ``<gpu name>`` when a GPU is visible to PyTorch."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0).replace(" ", "-").lower()
-    except ImportError:
-        pass
-    return f"{platform.machine()}-{os.cpu_count()}cpu"
 
 
 def sweep_contenders(backend: str, base: dict | None = None):
@@ -84,10 +70,10 @@ def main(argv=None) -> dict:
         parser.error(f"--only: unknown {sorted(unknown)}; expected some of {list(PARTS)}")
     backends = args.backends.split(",")
     out = Path(args.out)
-    stem = f"{time.strftime('%Y-%m-%d')}-{machine_tag()}"
-    sizes = {"images": 64, "repeats": 1} if args.quick else {"repeats": args.repeats}
-
     from kcnn import bench
+
+    stem = f"{time.strftime('%Y-%m-%d')}-{bench.machine_tag()}"
+    sizes = {"images": 64, "repeats": 1} if args.quick else {"repeats": args.repeats}
 
     written = {}
     if "throughput" in parts:

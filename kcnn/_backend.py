@@ -23,6 +23,26 @@ def keras_home() -> Path:
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
 
 
+def has_gpu() -> bool:
+    """Whether Keras' backend in this process sees a GPU (imports Keras and the backend)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() in ("gpu", "cuda", "rocm")
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    return False
+
+
 def _configured_backend() -> str | None:
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kcnn._backend import has_gpu
+
 #: The benchmarked models and the image shape each is measured at.
 BENCH_MODELS = {
     "lenet5": (28, 28, 1),
@@ -71,7 +73,7 @@ class Session:
     def __init__(self, spec: dict, x: np.ndarray, y: np.ndarray, commands=None, reply=None):
         self.spec = spec
         self.x, self.y = x, y
-        self.device = _device()
+        self.device = "cuda" if has_gpu() else "cpu"
         self.records: list[dict] = []
         self.handlers: dict = {}
         self._commands = commands  # a file to read commands from; None runs freely
@@ -98,7 +100,7 @@ class Session:
         """Stop the clock (the epoch's work must be finished) and report the epoch."""
         seconds = time.perf_counter() - self._start
         record = {"command": "epoch", "seconds": seconds, "images": int(images)}
-        record["peak_memory_mb"] = peak_memory_mb()
+        record["peak_memory_mb"] = peak_memory_mb(self.device)
         self.records.append(record)
         self.send(record)
 
@@ -124,30 +126,12 @@ class Session:
             self._reply.flush()
 
 
-def _device() -> str:
-    backend = os.environ.get("KERAS_BACKEND", "")
-    try:
-        if backend == "jax":
-            import jax
-
-            return "cuda" if jax.default_backend() == "gpu" else "cpu"
-        if backend == "torch":
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return "cuda" if tf.config.list_logical_devices("GPU") else "cpu"
-    except ImportError:
-        pass
-    return "cpu"
-
-
-def peak_memory_mb() -> float:
+def peak_memory_mb(device: str | None = None) -> float:
     """The peak memory of this process so far: the GPU's peak allocation when training runs
-    on one, else the peak resident set size."""
-    if _device() == "cuda":
+    on one (``device="cuda"``; None asks the backend), else the peak resident set size."""
+    if device is None:
+        device = "cuda" if has_gpu() else "cpu"
+    if device == "cuda":
         backend = os.environ.get("KERAS_BACKEND")
         if backend == "torch":
             import torch
@@ -544,6 +528,19 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "versions": versions,
     }
+
+
+def machine_tag() -> str:
+    """A short name of this machine for result files: the GPU's name when PyTorch sees one,
+    else ``<architecture>-<n>cpu`` (``x86_64-2cpu``)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0).replace(" ", "-").lower()
+    except ImportError:
+        pass
+    return f"{platform.machine()}-{os.cpu_count()}cpu"
 
 
 def kcnn_contenders(

@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kcnn._backend import has_gpu
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
 from kcnn.inspect.counts import count_params
@@ -240,7 +241,7 @@ def recommended_settings(backend: str | None = None, device: str | None = None) 
         ValueError: an unknown backend or device.
     """
     backend = backend or keras.backend.backend()
-    device = device or ("gpu" if _has_gpu() else "cpu")
+    device = device or ("gpu" if has_gpu() else "cpu")
     if device not in RECOMMENDED or backend not in RECOMMENDED[device]:
         raise ValueError(
             f"No recommended settings for backend={backend!r} on device={device!r}; "
@@ -254,24 +255,7 @@ def _mixed_policy(setting: bool | str) -> str | None:
         return None
     if setting is not True:
         return setting
-    return "mixed_float16" if _has_gpu() else "mixed_bfloat16"
-
-
-def _has_gpu() -> bool:
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() in ("gpu", "cuda", "rocm")
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_logical_devices("GPU"))
-    return False
+    return "mixed_float16" if has_gpu() else "mixed_bfloat16"
 
 
 def check_data(model: keras.Model, x, y, argument: str = "x") -> None:
