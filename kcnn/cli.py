@@ -163,6 +163,19 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     train.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    train.add_argument(
+        "--lr-scaling",
+        default="none",
+        choices=("none", "linear", "sqrt"),
+        help="scale --lr by batch size / --lr-base-batch (linear) or its square root "
+        "(default: none)",
+    )
+    train.add_argument(
+        "--lr-base-batch",
+        type=int,
+        default=256,
+        help="the batch size --lr was chosen for, with --lr-scaling (default: 256)",
+    )
     train.add_argument("--optimizer", default="adam", help="adam, adamw or sgd (default: adam)")
     train.add_argument(
         "--schedule",
@@ -219,6 +232,32 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default="runs", help="folder for run folders (default: runs)")
+    scale = train.add_argument_group(
+        "several devices (JAX or TensorFlow; see the docs' Training on many devices)"
+    )
+    scale.add_argument(
+        "--devices",
+        help="train data-parallel on this process's devices: all, a count (on a CPU-only "
+        "machine, the CPU split in that many devices) or names such as gpu:0,gpu:1; "
+        "--batch-size is the global batch (default: one device)",
+    )
+    scale.add_argument(
+        "--addresses",
+        metavar="HOST:PORT[,...]",
+        help="several processes: process 0's address first (JAX needs only it; TensorFlow "
+        "needs every process's) (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)",
+    )
+    scale.add_argument(
+        "--num-processes",
+        type=int,
+        help="processes taking part (default: $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1)",
+    )
+    scale.add_argument(
+        "--process-id",
+        type=int,
+        help="this process's rank, 0 writes the run folder "
+        "(default: $KERAS_DISTRIBUTION_PROCESS_ID)",
+    )
     train.add_argument(
         "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output"
     )
@@ -430,7 +469,7 @@ _CONFIG_FLAGS = {
     "augment": "augment", "early_stopping": "early_stopping", "seed": "seed",
     "mixed_precision": "mixed_precision", "verbose": "verbose",
     "steps_per_execution": "steps_per_execution", "jit_compile": "jit_compile",
-    "data_path": "data_path",
+    "data_path": "data_path", "lr_scaling": "lr_scaling", "lr_base_batch": "lr_base_batch",
 }  # fmt: skip
 #: Flags that say how to rebuild the model and reload the data; stored in config.json.
 _RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
@@ -442,6 +481,7 @@ def _flag_values(args, parser_defaults: dict) -> dict:
 
 
 def _cmd_train(args) -> int:
+    import contextlib
     import json
 
     import keras
@@ -454,6 +494,19 @@ def _cmd_train(args) -> int:
         args.augment = args.augment.split(",")
     if args.early_stopping is not None and args.early_stopping.isdigit():
         args.early_stopping = int(args.early_stopping)
+    strategy = None
+    several = (args.addresses, args.num_processes, args.process_id)
+    if args.devices is not None or any(v is not None for v in several):
+        from kcnn import distribute
+
+        # First, before the backend runs anything: device counts and collectives are fixed
+        # when it starts.
+        strategy = distribute.setup(
+            args.devices or "all",
+            addresses=args.addresses,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
     given = _flag_values(args, args.defaults)
     values = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items()}
     run = {flag: getattr(args, flag) for flag in _RUN_FLAGS}
@@ -471,9 +524,14 @@ def _cmd_train(args) -> int:
         seed=config.seed,
         image_size=tuple(run["image_size"]) if run["image_size"] else None,
     )
-    print(f"{data}  backend={keras.backend.backend()}")
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(run["model"], input_shape=data.input_shape, num_classes=data.num_classes)
+    chief = strategy is None or strategy.is_chief
+    if chief:
+        print(f"{data}  backend={keras.backend.backend()}")
+    keras.utils.set_random_seed(config.seed)  # the same initial weights in every process
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(
+            run["model"], input_shape=data.input_shape, num_classes=data.num_classes
+        )
     _, path = fit(
         model,
         data,
@@ -481,7 +539,10 @@ def _cmd_train(args) -> int:
         run_dir=None if args.resume else args.out,
         resume=args.resume,
         run_info=run,
+        distribute=strategy,
     )
+    if path is None:  # not process 0: it writes and reports
+        return 0
     metrics = json.loads((path / "metrics.json").read_text())
     history = json.loads((path / "history.json").read_text())
     if history.get("val_accuracy"):

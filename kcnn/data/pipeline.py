@@ -128,9 +128,10 @@ class InputPipeline(keras.utils.PyDataset):
 
     def __init__(
         self, x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
-        drop_remainder, path, cache, deterministic,
+        drop_remainder, path, cache, deterministic, shard=(0, 1), multiple_of=1,
     ):  # fmt: skip
         super().__init__()
+        self.shard, self.multiple_of = shard, multiple_of
         self.deterministic = deterministic
         self.x, self.y = x, y
         self.batch_size = batch_size
@@ -198,7 +199,11 @@ class InputPipeline(keras.utils.PyDataset):
             self.augment(self._sample_batch(), training=True)  # creates lazy generators
             self._generators = _seed_generators(self.augment)
         for i, generator in enumerate(self._generators):
-            seed = np.random.default_rng([self.seed, self.epoch, index + 1, i]).integers(2**31)
+            # Each process draws its own augmentation for its share of a batch.
+            key = [self.seed, self.epoch, index + 1, i]
+            if self.shard[1] > 1:
+                key.append(self.shard[0])
+            seed = np.random.default_rng(key).integers(2**31)
             generator.state.assign(np.array([seed, 0], dtype="uint32"))
 
     def _sample_batch(self):
@@ -229,7 +234,24 @@ class InputPipeline(keras.utils.PyDataset):
     # -- PyDataset ---------------------------------------------------------------------------
     def __len__(self) -> int:
         full, rest = divmod(len(self.x), self.batch_size)
+        rest -= rest % self.multiple_of
         return full + (1 if rest and not self.drop_remainder else 0)
+
+    @property
+    def images_per_epoch(self) -> int:
+        """Images in an epoch's batches, all processes together (the last batch is cut to a
+        multiple of ``multiple_of``, and dropped with ``drop_remainder``)."""
+        full, rest = divmod(len(self.x), self.batch_size)
+        rest = 0 if self.drop_remainder else rest - rest % self.multiple_of
+        return full * self.batch_size + rest
+
+    def _share(self, chosen: np.ndarray) -> np.ndarray:
+        """This process's share of a batch's indices: the batch cut to a multiple of
+        ``multiple_of`` (the replicas), then the ``shard[0]``-th of ``shard[1]`` equal parts."""
+        chosen = chosen[: len(chosen) - len(chosen) % self.multiple_of]
+        index, count = self.shard
+        size = len(chosen) // count
+        return chosen[index * size : (index + 1) * size]
 
     def __getitem__(self, index: int):
         if self.path == "tf.data":
@@ -251,6 +273,7 @@ class InputPipeline(keras.utils.PyDataset):
             if self._order is None:
                 self._order = self._permutation()
             chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+            chosen = self._share(chosen)
             x = keras.ops.convert_to_tensor(self.x[chosen])
             y = keras.ops.convert_to_tensor(self.y[chosen])
             if self.augment is not None:
@@ -299,6 +322,8 @@ def make_pipeline(
     path: str = "auto",
     deterministic: bool = True,
     one_hot: bool | None = None,
+    shard: tuple[int, int] = (0, 1),
+    multiple_of: int = 1,
 ) -> InputPipeline:
     """Make a batched, optionally augmented and normalised input pipeline.
 
@@ -326,6 +351,13 @@ def make_pipeline(
             False augments batches in parallel, in a racy random order. Defaults to True.
         one_hot: yield one-hot labels (for label smoothing, say). None decides by the
             augmentation: MixUp and CutMix need them. Defaults to None.
+        shard: ``(index, count)``: yield only the ``index``-th of ``count`` equal parts of
+            every batch, for training in ``count`` processes that each feed their share
+            (device path). Every process makes the same batches from the same seed, so
+            together they feed exactly the batches one process would. Defaults to ``(0, 1)``.
+        multiple_of: cut the last batch down to a multiple of this (the number of replicas,
+            which must each get the same number of images); ``batch_size`` must be a
+            multiple of it. Defaults to 1.
 
     Returns:
         An `InputPipeline`, to pass to ``model.fit`` directly.
@@ -349,6 +381,27 @@ def make_pipeline(
         raise ValueError(f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}")
     if path not in PATHS:
         raise ValueError(f"path must be one of {list(PATHS)}. Received: path={path!r}")
+    if isinstance(multiple_of, bool) or not isinstance(multiple_of, int) or multiple_of < 1:
+        raise ValueError(
+            f"multiple_of must be an integer >= 1. Received: multiple_of={multiple_of!r}"
+        )
+    if batch_size % multiple_of:
+        raise ValueError(
+            f"batch_size must be a multiple of multiple_of={multiple_of}. "
+            f"Received: batch_size={batch_size}"
+        )
+    if (
+        not isinstance(shard, (tuple, list))
+        or len(shard) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        or not 0 <= shard[0] < shard[1]
+        or multiple_of % shard[1]
+    ):
+        raise ValueError(
+            "shard must be (index, count) with 0 <= index < count, and count must divide "
+            f"multiple_of={multiple_of}. Received: shard={shard!r}"
+        )
+    shard = tuple(shard)
     if num_classes is None and dataset is not None:
         num_classes = dataset.num_classes
     x, y = _check_arrays(x, y, num_classes)
@@ -387,7 +440,12 @@ def make_pipeline(
         raise ImportError(
             "path='tf.data' needs TensorFlow: pip install 'kcnn[tensorflow]', or use path='device'."
         )
+    if path == "tf.data" and (shard[1] > 1 or multiple_of > 1):
+        raise ValueError(
+            "shard and multiple_of work on the device path. Received: path='tf.data', "
+            f"shard={shard}, multiple_of={multiple_of}"
+        )
     return InputPipeline(
         x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
-        drop_remainder, path, cache, deterministic,
+        drop_remainder, path, cache, deterministic, shard, multiple_of,
     )  # fmt: skip

@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kcnn.distribute import unsynchronized_for_saving
 from kcnn.train.diagnose import diagnose, report_markdown
 
 HISTORY_FILE = "history.json"
@@ -377,7 +378,8 @@ def save_atomic(model: keras.Model, path: str | os.PathLike) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
-        model.save(tmp)
+        with unsynchronized_for_saving(model):
+            model.save(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -17,15 +17,19 @@ Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from kcnn import distribute as kd
 from kcnn._backend import has_gpu
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
@@ -35,6 +39,7 @@ from kcnn.train import callbacks as kc
 from kcnn.train.schedules import SCHEDULES, make_schedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCALINGS = ("none", "linear", "sqrt")
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
@@ -46,6 +51,12 @@ class TrainConfig:
         epochs: passes over the training set. Defaults to 10.
         batch_size: images per step. Defaults to 64.
         learning_rate: the base (peak) learning rate. Defaults to 1e-3.
+        lr_scaling: scale ``learning_rate`` with the batch size, for a batch that grows with
+            the number of devices: ``"none"``, ``"linear"`` (``learning_rate * batch_size /
+            lr_base_batch``, Goyal et al. 2017) or ``"sqrt"`` (the square root of that
+            ratio, for Adam-type optimizers). Defaults to ``"none"``.
+        lr_base_batch: the batch size ``learning_rate`` was chosen for, with
+            ``lr_scaling``. Defaults to 256.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (with Nesterov momentum 0.9).
             Defaults to ``"adam"``.
         schedule: ``"constant"``, ``"cosine"``, ``"onecycle"`` or ``"step"`` (see
@@ -90,6 +101,8 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
+    lr_scaling: str = "none"
+    lr_base_batch: int = 256
     optimizer: str = "adam"
     schedule: str = "constant"
     warmup_epochs: float = 0.0
@@ -107,7 +120,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for field, minimum in (
-            ("epochs", 1), ("batch_size", 1), ("seed", 0), ("steps_per_execution", 1)
+            ("epochs", 1), ("batch_size", 1), ("seed", 0), ("steps_per_execution", 1),
+            ("lr_base_batch", 1),
         ):  # fmt: skip
             value = getattr(self, field)
             if field == "steps_per_execution" and value == "auto":
@@ -144,7 +158,9 @@ class TrainConfig:
                 "augment must be a policy name or a list of transform names. "
                 f"Received: augment={self.augment!r}"
             )
-        for field, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        for field, choices in (
+            ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("lr_scaling", LR_SCALINGS)
+        ):  # fmt: skip
             if getattr(self, field) not in choices:
                 raise ValueError(
                     f"{field} must be one of {list(choices)}. "
@@ -183,12 +199,39 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+def scaled_learning_rate(config: TrainConfig) -> float:
+    """``config.learning_rate`` scaled by ``config.lr_scaling`` for ``config.batch_size``.
+
+    Example:
+        ```python
+        scaled_learning_rate(TrainConfig(learning_rate=0.1, batch_size=1024,
+                                         lr_scaling="linear"))  # 0.4
+        ```
+    """
+    ratio = config.batch_size / config.lr_base_batch
+    factor = {"none": 1.0, "linear": ratio, "sqrt": ratio**0.5}[config.lr_scaling]
+    return config.learning_rate * factor
+
+
+def describe_learning_rate(config: TrainConfig) -> str:
+    """How the learning rate was reached, e.g. ``1e-3 x 512/256 = 0.002 (linear)``."""
+    if config.lr_scaling == "none":
+        return f"learning rate {config.learning_rate:g} (lr_scaling='none')"
+    ratio = f"{config.batch_size}/{config.lr_base_batch}"
+    if config.lr_scaling == "sqrt":
+        ratio = f"sqrt({ratio})"
+    return (
+        f"learning rate {config.learning_rate:g} x {ratio} = "
+        f"{scaled_learning_rate(config):g} (lr_scaling={config.lr_scaling!r})"
+    )
+
+
 def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     """The optimizer a `TrainConfig` names, with its learning-rate schedule over
-    ``config.epochs * steps_per_epoch`` steps."""
+    ``config.epochs * steps_per_epoch`` steps (`scaled_learning_rate` at its peak)."""
     rate = make_schedule(
         config.schedule,
-        config.learning_rate,
+        scaled_learning_rate(config),
         total_steps=config.epochs * steps_per_epoch,
         warmup_steps=round(config.warmup_epochs * steps_per_epoch),
     )
@@ -334,6 +377,7 @@ def fit(
     *,
     resume: str | os.PathLike | None = None,
     run_info: dict | None = None,
+    distribute: kd.Strategy | None = None,
 ) -> tuple[keras.callbacks.History, Path | None]:
     """Compile and train a model on a `Dataset`, and write a run folder.
 
@@ -356,13 +400,19 @@ def fit(
             Defaults to None.
         run_info: extra entries for ``config.json`` (the command line records how to reload
             the data there). Defaults to None.
+        distribute: a `kcnn.distribute.Strategy` to train on several devices or processes;
+            build the model inside its ``scope()``. ``config.batch_size`` is the global
+            batch, split evenly across the replicas. Only process 0 writes the run folder
+            and the test-set results; ``resume`` reads the folder in every process, so on
+            several machines it must be on a shared file system. Defaults to None.
 
     Returns:
         ``(history, run_path)``: the Keras `History` (all epochs, including those before a
-        resume) and the run folder (or None).
+        resume) and the run folder (or None; None in every process but process 0).
 
     Raises:
-        ValueError: data that does not fit the model (see `check_data`).
+        ValueError: data that does not fit the model (see `check_data`), or a batch size
+            that does not split across the replicas.
         FileNotFoundError: ``resume`` is not a run folder with a checkpoint.
         RuntimeError: the loss became NaN; the run folder keeps the last good checkpoint and
             a ``report.md`` with advice.
@@ -392,6 +442,36 @@ def fit(
             "steps_per_execution must be 1 on the PyTorch backend: Keras runs one step per "
             f"call there. Received: steps_per_execution={steps_per_execution}"
         )
+    tf_strategy = distribute is not None and getattr(distribute, "backend", "") == "tensorflow"
+    if tf_strategy and config.steps_per_execution == "auto":
+        steps_per_execution = 1
+    elif tf_strategy and steps_per_execution > 1:
+        raise ValueError(
+            "steps_per_execution must be 1 under a tf.distribute strategy: Keras "
+            f"{keras.version()}'s multi-step train function fails there. Received: "
+            f"steps_per_execution={steps_per_execution}"
+        )
+    strategy = distribute
+    if strategy is not None:
+        if not isinstance(strategy, kd.Strategy):
+            raise TypeError(
+                "distribute must be a kcnn.distribute.Strategy (see kcnn.distribute.setup). "
+                f"Received: {type(strategy).__name__}"
+            )
+        strategy.check_model(model)
+        strategy.per_replica_batch(config.batch_size)  # raises unless it splits evenly
+        if strategy.shards_data() and config.data_path != "device":
+            raise ValueError(
+                "On JAX with several devices each process feeds its share of every batch, "
+                f"which the device path does. Received: data_path={config.data_path!r}"
+            )
+    chief = strategy is None or strategy.is_chief
+    shares = {}
+    if strategy is not None and strategy.shards_data():
+        shares = {
+            "shard": (strategy.process_id, strategy.num_processes),
+            "multiple_of": strategy.num_replicas,
+        }
     check_data(model, data.x_train, data.y_train, "x_train")
     if len(data.x_val):
         check_data(model, data.x_val, data.y_val, "x_val")
@@ -402,7 +482,7 @@ def fit(
     pipeline = make_pipeline(
         data.x_train, data.y_train, config.batch_size, config.augment,
         dataset=data, num_classes=num_classes, seed=config.seed,
-        one_hot=True if config.label_smoothing else None, path=config.data_path,
+        one_hot=True if config.label_smoothing else None, path=config.data_path, **shares,
     )  # fmt: skip
     one_hot = pipeline.one_hot
 
@@ -411,37 +491,65 @@ def fit(
         return keras.utils.to_categorical(y, num_classes) if one_hot else y
 
     validation = (data.x_val, labels(data.y_val)) if len(data.x_val) else None
+    if validation is not None and shares:
+        # Every replica takes the same number of images, so the last validation batch is
+        # cut to a multiple of the replicas (fewer images than there are replicas).
+        validation = make_pipeline(
+            data.x_val, data.y_val, config.batch_size, shuffle=False, num_classes=num_classes,
+            one_hot=one_hot, path="device", **shares,
+        )  # fmt: skip
     policy = _mixed_policy(config.mixed_precision)
     if policy is not None:
         for layer in model.layers:
             if layer.name != "predictions" and not isinstance(layer, keras.layers.InputLayer):
                 layer.dtype_policy = policy
-    optimizer = make_optimizer(config, steps_per_epoch=len(pipeline))
-    if policy == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     loss = (
         keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         if one_hot
         else keras.losses.SparseCategoricalCrossentropy()
     )
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-        jit_compile=config.jit_compile,
-    )
 
-    path, initial_epoch, restored = None, 0, {}
-    if resume is not None:
-        path = Path(resume)
-        state = kc.restore_checkpoint(model, path)
-        initial_epoch, restored = state["epoch"], state["history"]
-        pipeline.set_epoch(initial_epoch)
-    elif run_dir is not None:
-        path = new_run_dir(run_dir, model.name)
+    def scope():
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+    with scope():  # the optimizer's variables are replicated too
+        optimizer = make_optimizer(config, steps_per_epoch=len(pipeline))
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=config.jit_compile,
+        )
+        if strategy is not None:
+            kd.prepare_model(model, strategy, data.x_train[:2], labels(data.y_train[:2]))
+
+        path, initial_epoch, restored = None, 0, {}
+        if resume is not None:
+            state = kc.restore_checkpoint(model, resume)
+            initial_epoch, restored = state["epoch"], state["history"]
+            pipeline.set_epoch(initial_epoch)
+            path = Path(resume) if chief else None
+        elif run_dir is not None and chief:
+            path = new_run_dir(run_dir, model.name)
+    scratch = None
+    if not chief and (resume is not None or run_dir is not None):
+        # Saving a model is a collective step in every process (JAX and TensorFlow), so the
+        # other processes write the same files into a scratch folder, deleted at the end.
+        scratch = path = Path(tempfile.mkdtemp(prefix=f"kcnn-process{strategy.process_id}-"))
+    verbose = config.verbose if chief else 0
+    if verbose and (strategy is not None or config.lr_scaling != "none"):
+        where = strategy.describe(config.batch_size) + " " if strategy is not None else ""
+        print(f"{where}{describe_learning_rate(config).capitalize()}.")
+    if verbose and shares and pipeline.images_per_epoch < len(data.x_train):
+        print(
+            f"Each epoch trains on {pipeline.images_per_epoch} of {len(data.x_train)} images: "
+            f"the last batch is cut to a multiple of the {strategy.num_replicas} replicas."
+        )
     stopper = None if config.early_stopping is None else kc.early_stopping(config.early_stopping)
-    diagnostics = kc.TrainingDiagnostics(path, verbose=config.verbose > 0)
+    diagnostics = kc.TrainingDiagnostics(path, verbose=verbose > 0)
     own = [_PipelineEpoch(pipeline)]
     if path is not None:
         write_json(
@@ -451,6 +559,7 @@ def fit(
                 "dataset": data.name,
                 "backend": keras.backend.backend(),
                 **dataclasses.asdict(config),
+                **({"distribution": strategy.as_dict()} if strategy is not None else {}),
                 **(run_info or {}),
             },
         )
@@ -460,53 +569,69 @@ def fit(
         own.append(kc.RunCheckpoint(path))
     own += [callback for callback in (stopper, kc.TerminateOnNaN()) if callback is not None]
 
-    start = time.perf_counter()
     try:
-        history = model.fit(
-            pipeline,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=validation,
-            callbacks=own + list(callbacks or []),
-            verbose=config.verbose,
-            shuffle=False,  # the pipeline shuffles by (seed, epoch); Keras' would not resume
-        )
-    except RuntimeError as error:
-        if "NaN" not in str(error) and "Inf" not in str(error):
-            raise
-        advice = "; ".join(diagnostics.findings[0].advice) if diagnostics.findings else ""
-        kept = " The last good checkpoint is in the run folder." if path else ""
-        raise RuntimeError(
-            f"Training diverged: {error}. Try: {advice}.{kept}"
-            + (f" See {path / 'report.md'}." if path else "")
-        ) from error
-    seconds = time.perf_counter() - start
-    if restored:
-        for key, values in history.history.items():
-            history.history[key] = list(restored.get(key, []))[:initial_epoch] + list(values)
-        history.epoch = list(range(initial_epoch)) + list(history.epoch)
-    if path is None:
-        return history, None
+        start = time.perf_counter()
+        try:
+            with scope(), kd.synchronized_batchnorm(model, strategy):
+                history = model.fit(
+                    pipeline,
+                    epochs=config.epochs,
+                    initial_epoch=initial_epoch,
+                    validation_data=validation,
+                    callbacks=own + list(callbacks or []),
+                    verbose=verbose,
+                    shuffle=False,  # the pipeline shuffles by (seed, epoch); Keras' won't resume
+                )
+        except RuntimeError as error:
+            if "NaN" not in str(error) and "Inf" not in str(error):
+                raise
+            advice = "; ".join(diagnostics.findings[0].advice) if diagnostics.findings else ""
+            kept = " The last good checkpoint is in the run folder." if path else ""
+            raise RuntimeError(
+                f"Training diverged: {error}. Try: {advice}.{kept}"
+                + (f" See {path / 'report.md'}." if path else "")
+            ) from error
+        seconds = time.perf_counter() - start
+        if restored:
+            for key, values in history.history.items():
+                history.history[key] = list(restored.get(key, []))[:initial_epoch] + list(values)
+            history.epoch = list(range(initial_epoch)) + list(history.epoch)
+        if path is None:
+            return history, None
 
-    kc.save_atomic(model, path / "model.keras")
-    metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
-    if initial_epoch:
-        metrics["resumed_at_epoch"] = initial_epoch
-    if len(data.x_test):
-        test_loss, test_accuracy = model.evaluate(
-            data.x_test, labels(data.y_test), batch_size=256, verbose=0
-        )
-        y_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
-        plot_confusion_matrix(
-            data.y_test[: len(y_pred)],  # fewer under KERAS_MAX_STEPS_PER_EPOCH
-            y_pred,
-            data.class_names,
-            path / "confusion.png",
-            title=f"{model.name} on the {data.name} test set",
-        )
-        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
-    write_json(path / "metrics.json", metrics)
-    return history, path
+        kc.save_atomic(model, path / "model.keras")
+        metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
+        if initial_epoch:
+            metrics["resumed_at_epoch"] = initial_epoch
+        if len(data.x_test):
+            # Under a strategy, a one-device copy scores the test set, so that every test
+            # image counts (replicas take batches cut to a multiple of their number).
+            scorer = model if strategy is None else _one_device_copy(model, loss)
+            test_loss, test_accuracy = scorer.evaluate(
+                data.x_test, labels(data.y_test), batch_size=256, verbose=0
+            )
+            y_pred = np.argmax(scorer.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
+            plot_confusion_matrix(
+                data.y_test[: len(y_pred)],  # fewer under KERAS_MAX_STEPS_PER_EPOCH
+                y_pred,
+                data.class_names,
+                path / "confusion.png",
+                title=f"{model.name} on the {data.name} test set",
+            )
+            metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
+        write_json(path / "metrics.json", metrics)
+        return history, None if scratch else path
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _one_device_copy(model: keras.Model, loss) -> keras.Model:
+    """The model with its trained weights, outside any distribution, compiled to score."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(loss=loss, metrics=["accuracy"])
+    return copy
 
 
 class _PipelineEpoch(keras.callbacks.Callback):
