@@ -145,9 +145,10 @@ class Strategy:
             if self.num_processes > 1
             else "1 process"
         )
+        replicas = f"{self.num_replicas} replica" + ("s" if self.num_replicas > 1 else "")
         text = (
-            f"{self.engine} on {self.num_replicas} replicas: {where} in {processes}. "
-            f"Global batch {batch_size} = {self.num_replicas} replicas x "
+            f"{self.engine} on {replicas}: {where} in {processes}. "
+            f"Global batch {batch_size} = {replicas} x "
             f"{self.per_replica_batch(batch_size)} per replica"
         )
         if self.shards_data() and self.num_processes > 1:
