@@ -238,8 +238,9 @@ def _build_parser() -> argparse.ArgumentParser:
     scale.add_argument(
         "--devices",
         help="train data-parallel on this process's devices: all, a count (on a CPU-only "
-        "machine, the CPU split in that many devices) or names such as gpu:0,gpu:1; "
-        "--batch-size is the global batch (default: one device)",
+        "machine, the CPU split in that many devices) or names such as gpu:0,gpu:1; with "
+        "several processes, all; --batch-size is the global batch (default: one device, "
+        "or all when $KERAS_DISTRIBUTION_NUM_PROCESSES or, on TensorFlow, $TF_CONFIG is set)",
     )
     scale.add_argument(
         "--addresses",
@@ -483,9 +484,11 @@ def _flag_values(args, parser_defaults: dict) -> dict:
 def _cmd_train(args) -> int:
     import contextlib
     import json
+    import os
 
     import keras
 
+    from kcnn import distribute
     from kcnn.data.datasets import load_dataset
     from kcnn.models.registry import build_model
     from kcnn.train.fit import TrainConfig, fit, read_run_config
@@ -496,9 +499,10 @@ def _cmd_train(args) -> int:
         args.early_stopping = int(args.early_stopping)
     strategy = None
     several = (args.addresses, args.num_processes, args.process_id)
-    if args.devices is not None or any(v is not None for v in several):
-        from kcnn import distribute
-
+    from_env = os.environ.get(distribute.ENV_NUM_PROCESSES) or (
+        os.environ.get("TF_CONFIG") and keras.backend.backend() == "tensorflow"
+    )
+    if args.devices is not None or any(v is not None for v in several) or from_env:
         # First, before the backend runs anything: device counts and collectives are fixed
         # when it starts.
         strategy = distribute.setup(

@@ -8,19 +8,22 @@
 | TensorFlow | ``MirroredStrategy`` | ``MultiWorkerMirroredStrategy`` (``TF_CONFIG``) |
 | PyTorch | not in Keras 3.15: `setup` raises and names the backends that have it | |
 
-Build the model inside ``strategy.scope()`` and pass the strategy to `kcnn.train.fit`::
+Build the model inside ``strategy.scope()`` and pass the strategy to `kcnn.train.fit`:
 
-    strategy = kcnn.distribute.setup("all")           # before anything else runs on the backend
-    with strategy.scope():
-        model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
-    kcnn.train.fit(model, data, config, distribute=strategy)
+```python
+strategy = kcnn.distribute.setup("all")  # before anything else runs on the backend
+with strategy.scope():
+    model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
+kcnn.train.fit(model, data, config, distribute=strategy)
+```
 
 Every replica holds the whole model; each step, the global batch (``config.batch_size``) is
 split across the replicas and the gradients are averaged, so one step on N devices is the
 step one device takes on the same batch. BatchNormalization takes its statistics over the
 global batch: JAX does this by itself, and on TensorFlow `fit` turns on Keras'
-``synchronized`` BatchNorm while it trains (not stored in saved files). Process 0 writes the
-run folder; the other processes train and write nothing.
+``synchronized`` BatchNorm while it trains (not stored in saved files). Process 0 keeps the
+run folder; saving is a collective step, so the other processes save the same files into a
+scratch folder that is deleted at the end.
 
 Several processes need their address and rank: pass ``addresses`` (all processes'
 ``HOST:PORT``, process 0's first; JAX needs only process 0's), ``num_processes`` and
@@ -232,7 +235,7 @@ def _int_setting(name: str, value, env: str, minimum: int):
 
 
 def setup(
-    devices="all",
+    devices: str | int | list | tuple = "all",
     *,
     addresses: str | None = None,
     num_processes: int | None = None,

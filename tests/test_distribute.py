@@ -5,6 +5,7 @@ devices or two processes happen in fresh processes (tests/distributed_worker.py)
 bounded by a timeout: a peer that hangs fails the test instead of holding up the suite.
 """
 
+import dataclasses
 import json
 import os
 import socket
@@ -123,6 +124,25 @@ def test_setup_refuses_more_devices_than_there_are():
         distribute.setup(64)
     with pytest.raises(ValueError, match="no device gpu:7"):
         distribute.setup("gpu:7")
+
+
+@supported
+def test_fit_refuses_a_model_built_outside_the_scope_and_a_bad_batch():
+    from kcnn.data.datasets import load_dataset
+    from kcnn.models.registry import build_model
+    from kcnn.train.fit import fit
+
+    strategy = distribute.setup(1)
+    data = load_dataset("digits")
+    outside = build_model("lenet5", input_shape=data.input_shape)
+    with pytest.raises(ValueError, match="built outside this strategy's scope"):
+        fit(outside, data, TrainConfig(epochs=1), run_dir=None, distribute=strategy)
+    with pytest.raises(TypeError, match="distribute must be a kcnn.distribute.Strategy"):
+        fit(outside, data, TrainConfig(epochs=1), run_dir=None, distribute="all")
+    two = dataclasses.replace(strategy, num_replicas=2)
+    with pytest.raises(ValueError, match="batch_size must be a multiple of the 2 replicas"):
+        two.per_replica_batch(63)
+    assert two.per_replica_batch(64) == 32
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's error")
