@@ -9,7 +9,7 @@ select_backend()
 
 # Importing the subpackages registers kcnn's custom layers with Keras, so that
 # `keras.saving.load_model` finds them in any process that has imported kcnn.
-from kcnn import data, inspect, models, train  # noqa: E402
+from kcnn import data, distribute, inspect, models, train  # noqa: E402
 from kcnn.models import build_model, list_models, register_model  # noqa: E402
 
 __version__ = "0.1.0"
@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "build_model",
     "data",
+    "distribute",
     "inspect",
     "list_models",
     "models",

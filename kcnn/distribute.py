@@ -343,6 +343,15 @@ def _choose(kind, value, available: list, describe) -> list:
     return chosen
 
 
+def _cpu_devices_wanted(kind, value) -> int:
+    """How many CPU devices to split the CPU into, on a machine without accelerators."""
+    if kind == "count":
+        return value
+    if kind == "names":
+        return max((index + 1 for device_type, index in value if device_type == "cpu"), default=1)
+    return 1
+
+
 def _describe(available) -> str:
     return ", ".join(f"{t}:{i}" for t, i, _ in available) or "none"
 
@@ -356,9 +365,11 @@ def _setup_jax(kind, value, addresses, num_processes, process_id) -> Strategy:
             # CPU processes all-reduce over gloo; GPUs and TPUs use their own collectives.
             jax.config.update("jax_cpu_collectives_implementation", "gloo")
             keras.distribution.initialize(addresses, num_processes, process_id)
-    elif kind == "count" and value > 1:
-        with contextlib.suppress(RuntimeError):  # too late once JAX has started
-            jax.config.update("jax_num_cpu_devices", value)
+    else:
+        wanted = _cpu_devices_wanted(kind, value)
+        if wanted > 1:
+            with contextlib.suppress(RuntimeError):  # too late once JAX has started
+                jax.config.update("jax_num_cpu_devices", wanted)
     local = [(d.platform, d.id, d) for d in jax.local_devices()]
     chosen = _choose(kind, value, local, _describe)
     if kind == "count" and len(chosen) < value:  # pragma: no cover - _choose raises
@@ -430,9 +441,7 @@ def _setup_tensorflow(
     if gpus:
         available = [("gpu", i, f"/gpu:{i}") for i in range(len(gpus))]
     else:
-        wanted = value if kind == "count" else 1
-        if kind == "names":
-            wanted = max(index for _, index in value) + 1
+        wanted = _cpu_devices_wanted(kind, value)
         if wanted > 1:
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:

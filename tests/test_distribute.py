@@ -178,6 +178,18 @@ def test_cli_train_on_one_device_strategy(tmp_path, capsys):
     assert (run / "model.keras").is_file()
 
 
+@supported
+def test_cli_trains_in_a_group_when_keras_variables_say_so(tmp_path, capsys, monkeypatch):
+    """$KERAS_DISTRIBUTION_NUM_PROCESSES alone switches kcnn train to a strategy (a group
+    of one process here)."""
+    monkeypatch.setenv(distribute.ENV_NUM_PROCESSES, "1")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    code = main(["train", "--epochs", "1", "--verbose", "2", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "in 1 process. Global batch 64" in out
+
+
 def test_lr_scaling():
     assert scaled_learning_rate(TrainConfig(learning_rate=0.1, batch_size=1024)) == 0.1
     linear = TrainConfig(learning_rate=0.1, batch_size=1024, lr_scaling="linear")

@@ -429,7 +429,9 @@ def fit(
         stored = read_run_config(resume)
         config = config or TrainConfig.from_dict(stored)
         # How to reload the data and model carries over; the backend is this process's.
-        carried = {k: v for k, v in stored.items() if k not in _config_keys() | {"backend"}}
+        # (The distribution is this process's too: the run may resume on other devices.)
+        own_keys = _config_keys() | {"backend", "distribution"}
+        carried = {k: v for k, v in stored.items() if k not in own_keys}
         run_info = {**carried, **(run_info or {})}
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
@@ -442,7 +444,12 @@ def fit(
             "steps_per_execution must be 1 on the PyTorch backend: Keras runs one step per "
             f"call there. Received: steps_per_execution={steps_per_execution}"
         )
-    tf_strategy = distribute is not None and getattr(distribute, "backend", "") == "tensorflow"
+    if distribute is not None and not isinstance(distribute, kd.Strategy):
+        raise TypeError(
+            "distribute must be a kcnn.distribute.Strategy (see kcnn.distribute.setup). "
+            f"Received: {type(distribute).__name__}"
+        )
+    tf_strategy = distribute is not None and distribute.backend == "tensorflow"
     if tf_strategy and config.steps_per_execution == "auto":
         steps_per_execution = 1
     elif tf_strategy and steps_per_execution > 1:
@@ -453,11 +460,6 @@ def fit(
         )
     strategy = distribute
     if strategy is not None:
-        if not isinstance(strategy, kd.Strategy):
-            raise TypeError(
-                "distribute must be a kcnn.distribute.Strategy (see kcnn.distribute.setup). "
-                f"Received: {type(strategy).__name__}"
-            )
         strategy.check_model(model)
         strategy.per_replica_batch(config.batch_size)  # raises unless it splits evenly
         if strategy.shards_data() and config.data_path != "device":
