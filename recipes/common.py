@@ -5,6 +5,11 @@ returns its headline metric. Flags override the CONFIG:
 
     --epochs N  --batch-size N  --backend tensorflow|jax|torch  --out FOLDER
     --dataset NAME_OR_PATH (where the recipe takes a data set)
+    --devices all|N|gpu:0,gpu:1  [--addresses HOST:PORT --num-processes N --process-id I]
+
+``--devices`` and the group flags train every model of the recipe data-parallel, as
+``kcnn train`` does (JAX and TensorFlow; see the docs' Training on many devices); the
+batch size is then the global batch.
 
 ``KERAS_MAX_EPOCHS`` / ``KERAS_MAX_STEPS_PER_EPOCH`` cut any recipe down to a smoke test.
 """
@@ -12,8 +17,12 @@ returns its headline metric. Flags override the CONFIG:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
+
+#: The `kcnn.distribute.Strategy` that --devices set up, used by `train` (None: one device).
+STRATEGY = None
 
 
 def parse_args(description: str, config: dict, argv=None, dataset: bool = False, extra=None):
@@ -30,6 +39,11 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
     parser.add_argument("--out", default=config.get("out", "runs"), help="run folders go here")
     if dataset:
         parser.add_argument("--dataset", default=config["dataset"], help="data set name or path")
+    group = parser.add_argument_group("several devices (see kcnn train --help)")
+    group.add_argument("--devices", help="all, a count, or names such as gpu:0,gpu:1")
+    group.add_argument("--addresses", help="HOST:PORT of process 0 first (several processes)")
+    group.add_argument("--num-processes", type=int, help="processes taking part")
+    group.add_argument("--process-id", type=int, help="this process's rank")
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
@@ -43,6 +57,18 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
                     f"{keras.backend.backend()} backend in this process."
                 )
         os.environ["KERAS_BACKEND"] = args.backend
+    global STRATEGY
+    STRATEGY = None
+    several = (args.devices, args.addresses, args.num_processes, args.process_id)
+    if any(value is not None for value in several):
+        from kcnn import distribute  # first, before the backend runs anything
+
+        STRATEGY = distribute.setup(
+            args.devices or "all",
+            addresses=args.addresses,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
     return args
 
 
@@ -54,12 +80,15 @@ def train(model_name: str, data, config, out, label: str | None = None, **model_
     import kcnn
 
     keras.utils.set_random_seed(config.seed)
-    model = kcnn.build_model(
-        model_name, input_shape=data.input_shape, num_classes=data.num_classes, **model_kwargs
-    )
+    with STRATEGY.scope() if STRATEGY is not None else contextlib.nullcontext():
+        model = kcnn.build_model(
+            model_name, input_shape=data.input_shape, num_classes=data.num_classes, **model_kwargs
+        )
     start = time.perf_counter()
-    history, run = kcnn.train.fit(model, data, config, run_dir=out)
+    history, run = kcnn.train.fit(model, data, config, run_dir=out, distribute=STRATEGY)
     minutes = (time.perf_counter() - start) / 60
+    if run is None:  # not process 0 of a group: process 0 reports
+        return float("nan"), history.history, None, minutes
     accuracy = test_accuracy(run)
     print(f"{label or model_name}: test accuracy {accuracy:.4f}, {minutes:.1f} min, run {run}")
     return accuracy, history.history, run, minutes

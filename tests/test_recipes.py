@@ -78,3 +78,20 @@ def test_recipe_runs_with_a_tiny_budget(recipe, tmp_path, fashion_mnist):
                for r in runs)  # fmt: skip
     if recipe in PLOTS:
         assert (tmp_path / PLOTS[recipe]).stat().st_size > 10_000
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="no data-parallel path in Keras")
+def test_a_recipe_trains_on_two_devices(tmp_path):
+    """--devices 2 (the CPU split in two) runs a recipe data-parallel, end to end."""
+    env = {**os.environ, "KERAS_MAX_EPOCHS": "1", "KERAS_MAX_STEPS_PER_EPOCH": "2"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "lenet5_digits.py"), "--epochs", "1",
+         "--batch-size", "32", "--backend", keras.backend.backend(), "--devices", "2",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "Global batch 32 = 2 replicas x 16 per replica" in done.stdout
+    assert "test accuracy" in done.stdout
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert json.loads((run / "config.json").read_text())["distribution"]["num_replicas"] == 2
