@@ -79,6 +79,7 @@ class Session:
         self._commands = commands  # a file to read commands from; None runs freely
         self._reply = reply
         self._start = None
+        self.strategy = None  # a kcnn.distribute.Strategy when options["devices"] is set
 
     def epoch_begin(self) -> None:
         """Wait for the coordinator's go (running any measurement it asks for first), then
@@ -160,7 +161,11 @@ def train_kcnn(session: Session) -> None:
     """The kcnn contender: `kcnn.train.fit` on a `Dataset` of the session's images, with
     kcnn's input pipeline and callbacks and no run folder. ``options["pipeline"]`` names an
     augmentation policy whose input pipeline is timed on the coordinator's request;
-    ``options["mixed_precision"]`` is passed to `kcnn.train.TrainConfig`."""
+    ``options["mixed_precision"]`` is passed to `kcnn.train.TrainConfig`;
+    ``options["devices"]`` trains data-parallel on that many devices (`kcnn.distribute`; the
+    worker sets it up before the backend starts)."""
+    import contextlib
+
     import keras
 
     from kcnn.data.datasets import Dataset
@@ -205,10 +210,12 @@ def train_kcnn(session: Session) -> None:
 
         session.handlers["pipeline"] = pipeline_rate
     keras.utils.set_random_seed(spec["seed"])
-    model = build_model(
-        spec["model"], input_shape=tuple(spec["input_shape"]), num_classes=spec["num_classes"]
-    )
-    fit(model, data, config, run_dir=None, callbacks=[session.callback()])
+    strategy = session.strategy
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(
+            spec["model"], input_shape=tuple(spec["input_shape"]), num_classes=spec["num_classes"]
+        )
+    fit(model, data, config, run_dir=None, callbacks=[session.callback()], distribute=strategy)
 
 
 def _worker(spec_path: str) -> None:
@@ -217,9 +224,17 @@ def _worker(spec_path: str) -> None:
     arrays = np.load(spec["data_file"])
     reply = sys.stdout
     sys.stdout = sys.stderr  # library output must not mix with the protocol
+    strategy = None
+    if spec.get("options", {}).get("devices") is not None:
+        from kcnn import distribute  # before the Session asks the backend for its device
+
+        strategy = distribute.setup(spec["options"]["devices"])
     session = Session(spec, arrays["x"], arrays["y"], commands=sys.stdin, reply=reply)
+    session.strategy = strategy
     if spec["source"] == "kcnn":
-        if spec.get("steps_per_execution", "auto") == "auto":
+        if strategy is not None and strategy.backend == "tensorflow":
+            spec["steps_per_execution"] = 1  # the most tf.distribute takes in Keras 3.15
+        elif spec.get("steps_per_execution", "auto") == "auto":
             from kcnn.train.fit import recommended_settings
 
             spec["steps_per_execution"] = recommended_settings()["steps_per_execution"]
