@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KINDS = (
-    "throughput", "sweep", "time-to-accuracy", "pipeline", "conv-gradients", "fit-overhead"
+    "throughput", "sweep", "time-to-accuracy", "pipeline", "conv-gradients", "fit-overhead",
+    "data-parallel",
 )  # fmt: skip
 
 
@@ -222,6 +223,28 @@ def overhead_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def data_parallel_markdown(report: dict) -> str:
+    """The table of ``data_parallel.py``: images/s on 1 and N devices, and their ratio."""
+    devices = report["devices"]
+    lines = [
+        f"Measured {report['date']} on {_machine_line(report)}. kcnn on 1 and on {devices} "
+        "devices with the same global batch, each in its own process, interleaved; the ratio "
+        "is the median of per-round ratios. Without accelerators the devices are the CPU "
+        "split in parts that share its cores.",
+        "",
+        f"| model | backend | 1 device, images/s | {devices} devices, images/s | {devices} / 1 |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for run in report["runs"]:
+        for backend, ratio in run["scaling"].items():
+            one = _rate(run["results"][f"kcnn x1 ({backend})"])
+            many = _rate(run["results"][f"kcnn x{devices} ({backend})"])
+            lines.append(
+                f"| {run['model']} | {backend} | {one:,.0f} | {many:,.0f} | {ratio:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
 def markdown(results: Path = RESULTS, image_prefix: str = "results/") -> str:
     """Every section whose results exist, newest files, with image links under
     ``image_prefix``."""
@@ -247,6 +270,9 @@ def markdown(results: Path = RESULTS, image_prefix: str = "results/") -> str:
     if "conv-gradients" in files:
         report = json.loads(files["conv-gradients"].read_text())
         sections += ["## Where the JAX backend loses time on a CPU", "", conv_markdown(report), ""]
+    if "data-parallel" in files:
+        report = json.loads(files["data-parallel"].read_text())
+        sections += ["## Several devices", "", data_parallel_markdown(report), ""]
     return "\n".join(sections)
 
 

@@ -143,3 +143,22 @@ def test_committed_results_render():
     text = report.markdown(ROOT / "benchmarks" / "results", "performance/")
     assert "## Training throughput" in text
     assert "best kcnn/torch eager" in text
+
+
+def test_data_parallel_results_get_their_own_section(results):
+    run = {
+        "model": "simple_cnn",
+        "results": {
+            "kcnn x1 (jax)": _entry(1400.0, "kcnn x1", "jax"),
+            "kcnn x2 (jax)": _entry(2100.0, "kcnn x2", "jax"),
+        },
+        "scaling": {"jax": 1.52},
+    }
+    dp = {"date": "2026-11-21", "machine": MACHINE, "devices": 2, "runs": [run]}
+    (results / "2026-11-21-x86_64-2cpu-data-parallel.json").write_text(json.dumps(dp))
+    found = report.latest(results)
+    assert found["data-parallel"].name.endswith("-data-parallel.json")
+    assert found["throughput"].name == "2026-11-21-x86_64-2cpu.json"  # not taken for one
+    text = report.markdown(results)
+    assert "## Several devices" in text
+    assert "| simple_cnn | jax | 1,400 | 2,100 | 1.52x |" in text
