@@ -10,7 +10,9 @@
    defaults were chosen.
 3. **time to accuracy**: SimpleCNN to 91% test accuracy on Fashion-MNIST per backend and
    for the PyTorch loop (`time_to_accuracy.py`).
-4. **report**: ``RESULTS.md``, the plots, and the docs' Performance page (`report.py`).
+4. **data parallel**: SimpleCNN and ResNet-20 on 2 devices against 1, on the backends that
+   have a data-parallel path (`data_parallel.py`).
+5. **report**: ``RESULTS.md``, the plots, and the docs' Performance page (`report.py`).
 
     python benchmarks/run.py                      # all of it (about 40 minutes on 2 cores)
     python benchmarks/run.py --only throughput --models simple_cnn
@@ -29,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BASELINES = HERE / "baselines"
-PARTS = ("throughput", "sweep", "tta", "report")
+PARTS = ("throughput", "sweep", "tta", "data-parallel", "report")
 
 
 def sweep_contenders(backend: str, base: dict | None = None):
@@ -114,6 +116,18 @@ def main(argv=None) -> dict:
         if args.quick:
             flags += ["--train-images", "512", "--test-images", "256", "--max-epochs", "1"]
         time_to_accuracy.main(flags)
+    if "data-parallel" in parts and set(backends) - {"torch"}:
+        sys.path.insert(0, str(HERE))
+        import data_parallel
+
+        written["data-parallel"] = out / f"{stem}-data-parallel.json"
+        flags = ["--backends", ",".join(b for b in backends if b != "torch")]
+        flags += ["--out", str(written["data-parallel"])]
+        if args.quick:
+            flags += ["--models", "lenet5", "--images", "64", "--repeats", "1"]
+        else:
+            flags += ["--repeats", str(max(args.repeats, 5))]
+        data_parallel.main(flags)
     if "report" in parts:
         sys.path.insert(0, str(HERE))
         import report
