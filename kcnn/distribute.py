@@ -65,7 +65,7 @@ def _torch_message() -> str:
     return (
         f"Training on several devices is not available on the PyTorch backend: Keras "
         f"{keras.version()} {what}. Run the same command with KERAS_BACKEND=jax or "
-        "KERAS_BACKEND=tensorflow, or leave out devices to train on one device."
+        "KERAS_BACKEND=tensorflow, or train on one device (without --devices)."
     )
 
 
