@@ -68,9 +68,13 @@ class Session:
         y: int32 labels ``(n,)``.
         device: ``"cuda"`` when the backend sees a GPU, else ``"cpu"``.
         records: the epochs timed so far, as dicts (``seconds``, ``images``, ...).
+        strategy: the `kcnn.distribute.Strategy` when ``options["devices"]`` is set, else
+            None.
     """
 
-    def __init__(self, spec: dict, x: np.ndarray, y: np.ndarray, commands=None, reply=None):
+    def __init__(
+        self, spec: dict, x: np.ndarray, y: np.ndarray, commands=None, reply=None, strategy=None
+    ):
         self.spec = spec
         self.x, self.y = x, y
         self.device = "cuda" if has_gpu() else "cpu"
@@ -79,7 +83,7 @@ class Session:
         self._commands = commands  # a file to read commands from; None runs freely
         self._reply = reply
         self._start = None
-        self.strategy = None  # a kcnn.distribute.Strategy when options["devices"] is set
+        self.strategy = strategy
 
     def epoch_begin(self) -> None:
         """Wait for the coordinator's go (running any measurement it asks for first), then
@@ -229,15 +233,15 @@ def _worker(spec_path: str) -> None:
         from kcnn import distribute  # before the Session asks the backend for its device
 
         strategy = distribute.setup(spec["options"]["devices"])
-    session = Session(spec, arrays["x"], arrays["y"], commands=sys.stdin, reply=reply)
-    session.strategy = strategy
+    session = Session(
+        spec, arrays["x"], arrays["y"], commands=sys.stdin, reply=reply, strategy=strategy
+    )
     if spec["source"] == "kcnn":
-        if strategy is not None and strategy.backend == "tensorflow":
-            spec["steps_per_execution"] = 1  # the most tf.distribute takes in Keras 3.15
-        elif spec.get("steps_per_execution", "auto") == "auto":
-            from kcnn.train.fit import recommended_settings
+        from kcnn.train.fit import resolve_steps_per_execution
 
-            spec["steps_per_execution"] = recommended_settings()["steps_per_execution"]
+        spec["steps_per_execution"] = resolve_steps_per_execution(
+            spec.get("steps_per_execution", "auto"), strategy
+        )
         train = train_kcnn
     else:
         import importlib.util
@@ -708,6 +712,19 @@ def format_report(report: dict) -> str:
         for key, value in ratios(run).items():
             lines.append(f"  {key}: {value if isinstance(value, str) else f'{value:.2f}x'}")
     return "\n".join(lines)
+
+
+def result_path(folder, kind: str | None = None, date: str | None = None) -> Path:
+    """``folder/<date>-<machine>[-<kind>].json``: the name of every benchmark result file
+    (``benchmarks/report.py`` finds the newest of each kind by it).
+
+    Args:
+        folder: where results go.
+        kind: ``"sweep"``, ``"fit-overhead"``, ...; None for throughput. Defaults to None.
+        date: ``YYYY-mm-dd``. Defaults to today.
+    """
+    date = date or time.strftime("%Y-%m-%d")
+    return Path(folder) / f"{date}-{machine_tag()}{f'-{kind}' if kind else ''}.json"
 
 
 def write_report(report: dict, path) -> None:

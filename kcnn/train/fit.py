@@ -293,6 +293,32 @@ def recommended_settings(backend: str | None = None, device: str | None = None) 
     return dict(RECOMMENDED[device][backend])
 
 
+def resolve_steps_per_execution(value: int | str, distribute=None) -> int:
+    """The steps per call `fit` runs for a ``TrainConfig.steps_per_execution`` value:
+    ``"auto"`` is `recommended_settings`' choice, and 1 under a tf.distribute strategy.
+
+    Raises:
+        ValueError: more than 1 on the PyTorch backend (Keras runs one step per call there)
+            or under a tf.distribute strategy (Keras 3.15's multi-step train function fails
+            there).
+    """
+    tf_strategy = distribute is not None and distribute.backend == "tensorflow"
+    if value == "auto":
+        return 1 if tf_strategy else recommended_settings()["steps_per_execution"]
+    if value > 1 and keras.backend.backend() == "torch":
+        raise ValueError(
+            "steps_per_execution must be 1 on the PyTorch backend: Keras runs one step per "
+            f"call there. Received: steps_per_execution={value}"
+        )
+    if value > 1 and tf_strategy:
+        raise ValueError(
+            "steps_per_execution must be 1 under a tf.distribute strategy: Keras "
+            f"{keras.version()}'s multi-step train function fails there. Received: "
+            f"steps_per_execution={value}"
+        )
+    return value
+
+
 def _mixed_policy(setting: bool | str) -> str | None:
     if setting is False:
         return None
@@ -436,29 +462,13 @@ def fit(
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
-    steps_per_execution = config.steps_per_execution
-    if steps_per_execution == "auto":
-        steps_per_execution = recommended_settings()["steps_per_execution"]
-    if steps_per_execution > 1 and keras.backend.backend() == "torch":
-        raise ValueError(
-            "steps_per_execution must be 1 on the PyTorch backend: Keras runs one step per "
-            f"call there. Received: steps_per_execution={steps_per_execution}"
-        )
-    if distribute is not None and not isinstance(distribute, kd.Strategy):
+    strategy = distribute
+    if strategy is not None and not isinstance(strategy, kd.Strategy):
         raise TypeError(
             "distribute must be a kcnn.distribute.Strategy (see kcnn.distribute.setup). "
-            f"Received: {type(distribute).__name__}"
+            f"Received: {type(strategy).__name__}"
         )
-    tf_strategy = distribute is not None and distribute.backend == "tensorflow"
-    if tf_strategy and config.steps_per_execution == "auto":
-        steps_per_execution = 1
-    elif tf_strategy and steps_per_execution > 1:
-        raise ValueError(
-            "steps_per_execution must be 1 under a tf.distribute strategy: Keras "
-            f"{keras.version()}'s multi-step train function fails there. Received: "
-            f"steps_per_execution={steps_per_execution}"
-        )
-    strategy = distribute
+    steps_per_execution = resolve_steps_per_execution(config.steps_per_execution, strategy)
     if strategy is not None:
         strategy.check_model(model)
         strategy.per_replica_batch(config.batch_size)  # raises unless it splits evenly
