@@ -143,7 +143,7 @@ def main(argv=None) -> dict:
             raise SystemExit(f"{framework} failed:\n{done.stderr[-3000:]}")
         results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from kcnn.bench import machine_info, machine_tag
+    from kcnn.bench import machine_info, result_path, write_report
 
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -158,10 +158,8 @@ def main(argv=None) -> dict:
             for k in ("forward", "input_gradient", "weight_gradient")
         )
         print(f"{framework:12}{cells}{r['weight_gradient_over_forward']:10.1f}x")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{report['date']}-{machine_tag()}-conv-gradients.json"
-    path.write_text(json.dumps(report, indent=2))
+    path = result_path(args.out, "conv-gradients", report["date"])
+    write_report(report, path)
     print(f"wrote {path}")
     return report
 

@@ -18,10 +18,8 @@ Writes ``results/<date>-<machine>-data-parallel.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +59,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs each")
     parser.add_argument("--out", type=Path, help="JSON to write")
     args = parser.parse_args(argv)
-    from kcnn.bench import benchmark, machine_tag
+    from kcnn.bench import benchmark, result_path, write_report
 
     backends = [b for b in args.backends.split(",") if b]
     if "torch" in backends:
@@ -79,9 +77,8 @@ def main(argv=None) -> dict:
         run["scaling"] = scaling(run, args.devices)
         for backend, ratio in run["scaling"].items():
             print(f"{run['model']:>11} {backend:>10}: {args.devices} devices / 1 = {ratio:.2f}x")
-    out = args.out or RESULTS / f"{time.strftime('%Y-%m-%d')}-{machine_tag()}-data-parallel.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = args.out or result_path(RESULTS, "data-parallel")
+    write_report(report, out)
     print(f"wrote {out}")
     return report
 

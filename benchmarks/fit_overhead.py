@@ -145,7 +145,7 @@ def main(argv=None) -> dict:
             results[f"{model} ({backend})"] = json.loads(done.stdout.strip().splitlines()[-1])
             ratios = {k: v for k, v in results[f"{model} ({backend})"].items() if "/" in k}
             print(f"{model} ({backend}): " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
-    from kcnn.bench import machine_info, machine_tag
+    from kcnn.bench import machine_info, result_path, write_report
 
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -154,10 +154,8 @@ def main(argv=None) -> dict:
         "repeats": args.repeats,
         "results": results,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{report['date']}-{machine_tag()}-fit-overhead.json"
-    path.write_text(json.dumps(report, indent=2))
+    path = result_path(args.out, "fit-overhead", report["date"])
+    write_report(report, path)
     print(f"wrote {path}")
     return report
 

@@ -74,7 +74,6 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     from kcnn import bench
 
-    stem = f"{time.strftime('%Y-%m-%d')}-{bench.machine_tag()}"
     sizes = {"images": 64, "repeats": 1} if args.quick else {"repeats": args.repeats}
 
     written = {}
@@ -92,7 +91,7 @@ def main(argv=None) -> dict:
             contenders = [c for c in contenders if c.backend in backends]
         report = bench.benchmark(args.models.split(","), contenders, **sizes)
         print(bench.format_report(report))
-        written["throughput"] = out / f"{stem}.json"
+        written["throughput"] = bench.result_path(out)
         bench.write_report(report, written["throughput"])
     if "sweep" in parts:
         runs = []
@@ -106,7 +105,7 @@ def main(argv=None) -> dict:
         report = {"date": time.strftime("%Y-%m-%d"), "machine": bench.machine_info()}
         report["runs"] = runs
         print(bench.format_report(report))
-        written["sweep"] = out / f"{stem}-sweep.json"
+        written["sweep"] = bench.result_path(out, "sweep")
         bench.write_report(report, written["sweep"])
     if "tta" in parts:
         sys.path.insert(0, str(HERE))
@@ -120,7 +119,7 @@ def main(argv=None) -> dict:
         sys.path.insert(0, str(HERE))
         import data_parallel
 
-        written["data-parallel"] = out / f"{stem}-data-parallel.json"
+        written["data-parallel"] = bench.result_path(out, "data-parallel")
         flags = ["--backends", ",".join(b for b in backends if b != "torch")]
         flags += ["--out", str(written["data-parallel"])]
         if args.quick:

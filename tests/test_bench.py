@@ -227,3 +227,10 @@ def test_cli_bench_writes_json(tmp_path, capsys):
 def test_cli_bench_bad_flags(flags, message, capsys):
     assert main(["bench", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_result_path_names_files_by_date_machine_and_kind(tmp_path):
+    tag = bench.machine_tag()
+    assert bench.result_path(tmp_path, date="2026-11-21") == tmp_path / f"2026-11-21-{tag}.json"
+    assert bench.result_path(tmp_path, "sweep", "2026-11-21").name == f"2026-11-21-{tag}-sweep.json"
+    assert bench.result_path(tmp_path, "data-parallel").name.endswith(f"-{tag}-data-parallel.json")
