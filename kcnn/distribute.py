@@ -140,8 +140,8 @@ class Strategy:
                 "        model = kcnn.build_model(...)"
             )
 
-    def describe(self, batch_size: int, learning_rate: float | None = None) -> str:
-        """One paragraph for the start of a run: devices, batch split and learning rate."""
+    def describe(self, batch_size: int) -> str:
+        """One paragraph for the start of a run: the devices and how a batch splits."""
         where = ", ".join(self.devices)
         processes = (
             f"{self.num_processes} processes (this is process {self.process_id})"
@@ -156,8 +156,6 @@ class Strategy:
         )
         if self.shards_data() and self.num_processes > 1:
             text += f"; each process feeds {batch_size // self.num_processes} images a step"
-        if learning_rate is not None:
-            text += f". Learning rate {learning_rate:g}"
         return text + "."
 
     def as_dict(self) -> dict:
@@ -372,8 +370,6 @@ def _setup_jax(kind, value, addresses, num_processes, process_id) -> Strategy:
                 jax.config.update("jax_num_cpu_devices", wanted)
     local = [(d.platform, d.id, d) for d in jax.local_devices()]
     chosen = _choose(kind, value, local, _describe)
-    if kind == "count" and len(chosen) < value:  # pragma: no cover - _choose raises
-        raise ValueError(f"devices={value}: only {len(chosen)} devices here.")
     mesh_devices = jax.devices() if num_processes > 1 else [d for _, _, d in chosen]
     native = keras.distribution.DataParallel(
         devices=[f"{d.platform}:{d.id}" for d in mesh_devices],

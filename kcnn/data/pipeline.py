@@ -232,18 +232,19 @@ class InputPipeline(keras.utils.PyDataset):
         return x if self.mean is None else (x - self.mean) / self.std
 
     # -- PyDataset ---------------------------------------------------------------------------
+    def _last_batch(self) -> int:
+        """Images in the last, partial batch as served: cut to a multiple of
+        ``multiple_of``, none with ``drop_remainder``."""
+        rest = len(self.x) % self.batch_size
+        return 0 if self.drop_remainder else rest - rest % self.multiple_of
+
     def __len__(self) -> int:
-        full, rest = divmod(len(self.x), self.batch_size)
-        rest -= rest % self.multiple_of
-        return full + (1 if rest and not self.drop_remainder else 0)
+        return len(self.x) // self.batch_size + (1 if self._last_batch() else 0)
 
     @property
     def images_per_epoch(self) -> int:
-        """Images in an epoch's batches, all processes together (the last batch is cut to a
-        multiple of ``multiple_of``, and dropped with ``drop_remainder``)."""
-        full, rest = divmod(len(self.x), self.batch_size)
-        rest = 0 if self.drop_remainder else rest - rest % self.multiple_of
-        return full * self.batch_size + rest
+        """Images in an epoch's batches, all processes together."""
+        return len(self.x) // self.batch_size * self.batch_size + self._last_batch()
 
     def _share(self, chosen: np.ndarray) -> np.ndarray:
         """This process's share of a batch's indices: the batch cut to a multiple of
