@@ -484,7 +484,6 @@ def _flag_values(args, parser_defaults: dict) -> dict:
 def _cmd_train(args) -> int:
     import contextlib
     import json
-    import os
 
     import keras
 
@@ -497,20 +496,14 @@ def _cmd_train(args) -> int:
         args.augment = args.augment.split(",")
     if args.early_stopping is not None and args.early_stopping.isdigit():
         args.early_stopping = int(args.early_stopping)
-    strategy = None
-    several = (args.addresses, args.num_processes, args.process_id)
-    from_env = os.environ.get(distribute.ENV_NUM_PROCESSES) or (
-        os.environ.get("TF_CONFIG") and keras.backend.backend() == "tensorflow"
+    # First, before the backend runs anything: device counts and collectives are fixed when
+    # it starts.
+    strategy = distribute.from_settings(
+        args.devices,
+        addresses=args.addresses,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
     )
-    if args.devices is not None or any(v is not None for v in several) or from_env:
-        # First, before the backend runs anything: device counts and collectives are fixed
-        # when it starts.
-        strategy = distribute.setup(
-            args.devices or "all",
-            addresses=args.addresses,
-            num_processes=args.num_processes,
-            process_id=args.process_id,
-        )
     given = _flag_values(args, args.defaults)
     values = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items()}
     run = {flag: getattr(args, flag) for flag in _RUN_FLAGS}

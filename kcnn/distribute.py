@@ -318,6 +318,34 @@ def setup(
     )
 
 
+def from_settings(
+    devices=None,
+    *,
+    addresses: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> Strategy | None:
+    """The `Strategy` that command-line settings ask for, or None for one device.
+
+    Training goes on several devices when any of the settings is given, or when
+    ``$KERAS_DISTRIBUTION_NUM_PROCESSES`` (or, on TensorFlow, ``$TF_CONFIG``) is set; then
+    this is `setup` with ``devices`` defaulting to ``"all"``. ``kcnn train`` and the
+    recipes call it with their flags.
+    """
+    given = (devices, addresses, num_processes, process_id)
+    from_env = os.environ.get(ENV_NUM_PROCESSES) or (
+        os.environ.get("TF_CONFIG") and keras.backend.backend() == "tensorflow"
+    )
+    if all(value is None for value in given) and not from_env:
+        return None
+    return setup(
+        "all" if devices is None else devices,
+        addresses=addresses,
+        num_processes=num_processes,
+        process_id=process_id,
+    )
+
+
 def _choose(kind, value, available: list, describe) -> list:
     """The chosen entries of ``available`` (a list of ``(type, index, device)``)."""
     if kind == "all":

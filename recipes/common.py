@@ -58,17 +58,14 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
                 )
         os.environ["KERAS_BACKEND"] = args.backend
     global STRATEGY
-    STRATEGY = None
-    several = (args.devices, args.addresses, args.num_processes, args.process_id)
-    if any(value is not None for value in several):
-        from kcnn import distribute  # first, before the backend runs anything
+    from kcnn import distribute  # first, before the backend runs anything
 
-        STRATEGY = distribute.setup(
-            args.devices or "all",
-            addresses=args.addresses,
-            num_processes=args.num_processes,
-            process_id=args.process_id,
-        )
+    STRATEGY = distribute.from_settings(
+        args.devices,
+        addresses=args.addresses,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+    )
     return args
 
 

@@ -117,6 +117,15 @@ def test_setup_refuses_incomplete_multi_process_settings(monkeypatch):
         distribute.setup()
 
 
+def test_from_settings_means_one_device_when_nothing_asks_for_more(monkeypatch):
+    for name in (distribute.ENV_NUM_PROCESSES, "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert distribute.from_settings() is None
+    refusal = "not available on the PyTorch" if BACKEND == "torch" else "devices must be >= 1"
+    with pytest.raises(ValueError, match=refusal):  # anything asked for goes to setup
+        distribute.from_settings(0)
+
+
 @supported
 def test_setup_refuses_more_devices_than_there_are():
     keras.ops.zeros(1)  # the backend has started: setup cannot add devices any more
