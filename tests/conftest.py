@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +15,16 @@ import pytest
 
 BACKENDS = ("tensorflow", "jax", "torch")
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark(path: str, name: str | None = None):
+    """Import ``benchmarks/<path>`` (a script, not a package) as a module named ``name``
+    (defaults to ``kcnn_bench_<file stem>``)."""
+    file = REPO / "benchmarks" / path
+    spec = importlib.util.spec_from_file_location(name or f"kcnn_bench_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_report_header(config):

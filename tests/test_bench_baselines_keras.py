@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import keras
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 import kcnn
+from tests.conftest import load_benchmark
 
 BASELINE_PATH = (
     Path(__file__).resolve().parents[1] / "benchmarks" / "baselines" / "keras_baseline.py"
@@ -26,10 +26,7 @@ SHAPES = {
 
 @pytest.fixture(scope="module")
 def baseline():
-    spec = importlib.util.spec_from_file_location("keras_baseline", BASELINE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("baselines/keras_baseline.py", "keras_baseline")
 
 
 def _randomize(model, seed=0):

@@ -6,7 +6,6 @@ builds the kcnn models the baseline is compared with.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import keras
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 
 import kcnn
-from tests.conftest import REPO
+from tests.conftest import load_benchmark
 
 torch = pytest.importorskip("torch")
 
@@ -26,15 +25,7 @@ INPUT_SHAPES = {
 }
 
 
-def _load_baseline():
-    path = REPO / "benchmarks" / "baselines" / "torch_baseline.py"
-    spec = importlib.util.spec_from_file_location("kcnn_bench_torch_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-baseline = _load_baseline()
+baseline = load_benchmark("baselines/torch_baseline.py")
 
 
 class FakeSession:

@@ -7,26 +7,17 @@ their backend starts.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import keras
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_benchmark
 
 BACKEND = keras.backend.backend()
 
 
-def _load_script():
-    path = REPO / "benchmarks" / "data_parallel.py"
-    spec = importlib.util.spec_from_file_location("kcnn_bench_data_parallel", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dp = _load_script()
+dp = load_benchmark("data_parallel.py")
 
 
 def test_scaling_is_the_median_of_per_round_ratios():

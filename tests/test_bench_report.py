@@ -1,25 +1,13 @@
 """benchmarks/report.py: the newest results of each kind become RESULTS.md, a plot and the
 docs' Performance tables."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO, load_benchmark
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        f"bench_{name}", ROOT / "benchmarks" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-report = _load("report")
+report = load_benchmark("report.py", "bench_report")
 MACHINE = {"cpu": "Test CPU", "cpus": 2, "python": "3.11", "versions": {"keras": "3.15.1"}}
 
 
@@ -140,7 +128,7 @@ def test_empty_results_give_no_sections(tmp_path):
 
 def test_committed_results_render():
     """The results in the repository render, with the docs' image prefix."""
-    text = report.markdown(ROOT / "benchmarks" / "results", "performance/")
+    text = report.markdown(REPO / "benchmarks" / "results", "performance/")
     assert "## Training throughput" in text
     assert "best kcnn/torch eager" in text
 

@@ -9,25 +9,15 @@ PyTorch loop once, on PyTorch's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_benchmark
 
-
-def _load_script():
-    path = REPO / "benchmarks" / "time_to_accuracy.py"
-    spec = importlib.util.spec_from_file_location("kcnn_bench_time_to_accuracy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tta = _load_script()
+tta = load_benchmark("time_to_accuracy.py")
 
 TINY = ["--train-images", "1024", "--test-images", "256", "--max-epochs", "2",
         "--eval-every", "0.5", "--batch-size", "32", "--model", "simple_cnn"]  # fmt: skip
