@@ -319,7 +319,7 @@ def setup(
 
 
 def from_settings(
-    devices=None,
+    devices: str | int | list | tuple | None = None,
     *,
     addresses: str | None = None,
     num_processes: int | None = None,
