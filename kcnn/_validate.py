@@ -1,0 +1,91 @@
+"""Argument checks shared by every module, each raising with "Received: ...".
+
+Keras' ``utils/argument_validation.py`` does the same for Keras: one place for the
+message format, so every check says the argument, what was received and what is expected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` if it is an integer (not a bool) in ``[minimum, maximum]``.
+
+    Raises:
+        ValueError: ``"{name} must be an integer >= {minimum}. Received: {name}={value!r}"``.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, int)
+    ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+    if not ok:
+        if minimum is not None and maximum is not None:
+            expected = f"an integer in [{minimum}, {maximum}]"
+        elif minimum is not None:
+            expected = f"an integer >= {minimum}"
+        elif maximum is not None:
+            expected = f"an integer <= {maximum}"
+        else:
+            expected = "an integer"
+        raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
+    return value
+
+
+def check_number(
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> float:
+    """``value`` if it is a finite real number (not a bool) between ``low`` and ``high``
+    (``low`` included unless ``low_open``, ``high`` excluded unless ``high_open=False``).
+
+    Raises:
+        ValueError: ``"{name} must be in [low, high). Received: {name}={value!r}"`` (or
+            ``"> low"``, ``">= low"`` with one bound).
+    """
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (low is None or (value > low if low_open else value >= low))
+        and (high is None or (value < high if high_open else value <= high))
+    )
+    if not ok:
+        if low is not None and high is not None:
+            expected = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        elif low is not None:
+            expected = f"{'>' if low_open else '>='} {low}"
+        elif high is not None:
+            expected = f"{'<' if high_open else '<='} {high}"
+        else:
+            expected = "a finite number"
+        raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable):
+    """``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: ``"{name} must be one of [...]. Received: {name}={value!r}"``.
+    """
+    choices = list(choices)
+    # `in` alone would take True for 1 and 1.0 for 1; a choice matches by type too.
+    if not any(value == c and type(value) is type(c) for c in choices):
+        raise ValueError(f"{name} must be one of {choices}. Received: {name}={value!r}")
+    return value
+
+
+def check_type(name: str, value, types, expected: str):
+    """``value`` if it is an instance of ``types``.
+
+    Raises:
+        TypeError: ``"{name} must be {expected}. Received: {type name}"``.
+    """
+    if not isinstance(value, types):
+        raise TypeError(f"{name} must be {expected}. Received: {type(value).__name__}")
+    return value
