@@ -94,3 +94,24 @@ def build_before_fit(model, x, y) -> None:
 
 def _already_built(iterator=None, data_batch=None):
     return None
+
+
+# --- kcnn.inspect._graph: the tensors of a layer's call in an outer functional graph ---------
+#
+# Used by the inspection tools (feature maps, Grad-CAM) to find a nested model's output in the
+# model that calls it; `inbound_nodes` above gives the calls. Read from Keras 3.15 (see
+# CHECKED_WITH), where ``Node.output_tensors`` is a tuple of the call's output tensors.
+
+
+def call_output_tensors(layer) -> tuple:
+    """The output tensors of ``layer``'s one call in a functional graph, or ``()`` when it
+    was called never or several times (``layer._inbound_nodes[0].output_tensors``; Keras
+    has no public accessor, and ``keras.src.ops.node.Node`` is not exported).
+
+    A nested model's ``.output`` is the output of its *own* graph, which an outer model
+    calling it never uses; this is the tensor of the outer graph.
+    """
+    nodes = inbound_nodes(layer)
+    if len(nodes) != 1:
+        return ()
+    return tuple(getattr(nodes[0], "output_tensors", ()))

@@ -1,6 +1,8 @@
 """Tools that make a CNN's insides visible: receptive fields, parameter counts, equivariance,
-curves, confusion matrices, augmentation galleries."""
+filters and feature maps, Grad-CAM, what a classifier gets wrong (confusion matrices, top
+losses), augmentation galleries, and the learning curves of `kcnn.plots`."""
 
+from kcnn.inspect.cam import grad_cam, plot_grad_cam
 from kcnn.inspect.counts import (
     DenseVsConv,
     ParamReport,
@@ -15,6 +17,15 @@ from kcnn.inspect.equivariance import (
     equivariance_check,
     pooling_edge_response,
 )
+from kcnn.inspect.features import plot_feature_maps, plot_filters
+from kcnn.inspect.gallery import augmentation_gallery
+from kcnn.inspect.interpret import (
+    Interpretation,
+    TopLosses,
+    confusion_matrix_plot,
+    plot_top_losses,
+    top_losses,
+)
 from kcnn.inspect.receptive_field import (
     MeasuredField,
     ReceptiveFieldRow,
@@ -23,25 +34,12 @@ from kcnn.inspect.receptive_field import (
     receptive_field,
     receptive_field_size,
 )
-from kcnn.inspect.visualize import (
-    TopLosses,
-    augmentation_gallery,
-    confusion_matrix_plot,
-    grad_cam,
-    plot_confusion_matrix,
-    plot_feature_maps,
-    plot_filters,
-    plot_grad_cam,
-    plot_histories,
-    plot_history,
-    plot_lr_range,
-    plot_top_losses,
-    top_losses,
-)
+from kcnn.plots import plot_confusion_matrix, plot_histories, plot_history, plot_lr_range
 
 __all__ = [
     "DenseVsConv",
     "EquivarianceResult",
+    "Interpretation",
     "MeasuredField",
     "ParamReport",
     "ParamRow",

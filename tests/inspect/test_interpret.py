@@ -14,13 +14,12 @@ from matplotlib.figure import Figure
 
 import kcnn
 from kcnn.data.datasets import Dataset
-from kcnn.inspect.visualize import (
+from kcnn.inspect.cam import grad_cam, plot_grad_cam
+from kcnn.inspect.features import plot_feature_maps, plot_filters
+from kcnn.inspect.interpret import (
+    Interpretation,
     TopLosses,
     confusion_matrix_plot,
-    grad_cam,
-    plot_feature_maps,
-    plot_filters,
-    plot_grad_cam,
     plot_top_losses,
     top_losses,
 )
@@ -382,3 +381,103 @@ def test_top_losses_errors_and_plot(tmp_path):
     np.testing.assert_allclose(
         fig.axes[0].images[0].get_array(), data.x_test[worst.indices[0]][..., 0]
     )
+
+
+# --- Interpretation: one prediction, several views ---------------------------------------------
+
+
+def _counting_predict(monkeypatch, model) -> list:
+    """Replace ``model.predict`` by a wrapper that records each call; returns the record."""
+    calls = []
+    predict = model.predict
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[0]))
+        return predict(*args, **kwargs)
+
+    monkeypatch.setattr(model, "predict", counted)
+    return calls
+
+
+def test_interpretation_predicts_the_split_once(monkeypatch, tmp_path):
+    from sklearn.metrics import confusion_matrix
+
+    model = _tiny_cnn()
+    data = _small_dataset()
+    expected = model.predict(data.x_test, verbose=0).astype("float64")
+    calls = _counting_predict(monkeypatch, model)
+    interpretation = Interpretation.from_model(model, data, batch_size=7)
+    assert calls == [len(data.x_test)]
+    np.testing.assert_allclose(interpretation.probabilities, expected, rtol=1e-5)
+    np.testing.assert_array_equal(interpretation.y_true, data.y_test)
+    np.testing.assert_array_equal(interpretation.y_pred, expected.argmax(-1))
+    losses = -np.log(expected[np.arange(len(data.y_test)), data.y_test])
+    np.testing.assert_allclose(interpretation.losses, losses, rtol=1e-5)
+    matrix = interpretation.confusion_matrix()
+    np.testing.assert_array_equal(
+        matrix, confusion_matrix(data.y_test, expected.argmax(-1), labels=range(3))
+    )
+    normalized = interpretation.confusion_matrix(normalize=True)
+    np.testing.assert_allclose(normalized, matrix / matrix.sum(axis=1, keepdims=True))
+    fig = interpretation.plot_confusion_matrix(tmp_path / "c.png")
+    _check_plot(fig, tmp_path / "c.png", "square")
+    assert [int(t.get_text()) for t in fig.axes[0].texts] == matrix.ravel().tolist()
+    assert fig.axes[0].get_title().startswith("tiny on the tiny test set (accuracy")
+    fig = interpretation.plot_confusion_matrix(normalize=True, title="mine")
+    assert fig.axes[0].get_title().startswith("mine (accuracy")
+    worst = interpretation.top_losses(4)
+    np.testing.assert_array_equal(worst.indices, np.argsort(-losses, kind="stable")[:4])
+    assert worst.class_names == ("c0", "c1", "c2") and worst.split == "test"
+    fig = interpretation.plot_top_losses(4, tmp_path / "t.png")
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 4
+    pairs = interpretation.most_confused()
+    assert sum(count for _, _, count in pairs) == matrix.sum() - np.trace(matrix)
+    assert calls == [len(data.x_test)]  # every view above read the one prediction
+
+    # The one-call functions predict once each, and agree with the Interpretation.
+    confusion_matrix_plot(model, data)
+    assert len(calls) == 2
+    again = top_losses(model, data, k=4)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(again.indices, worst.indices)
+    np.testing.assert_allclose(again.losses, worst.losses)
+
+
+def test_most_confused_on_a_hand_made_prediction():
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3])
+    y_pred = np.array([0, 1, 1, 1, 0, 2, 2, 1, 1, 0, 2, 2, 0])
+    probabilities = np.eye(4)[y_pred] * 0.7 + 0.075  # rows sum to 1, argmax is y_pred
+    interpretation = Interpretation(probabilities, y_true, class_names=("a", "b", "c"))
+    np.testing.assert_array_equal(interpretation.y_pred, y_pred)
+    np.testing.assert_array_equal(
+        interpretation.confusion_matrix(), confusion_matrix(y_true, y_pred, labels=range(4))
+    )
+    # (true, predicted, count), most frequent first; ties in row-major order; class 3 has
+    # no name, so its index is used.
+    assert interpretation.most_confused() == [
+        ("a", "b", 2), ("b", "c", 2), ("c", "b", 2), ("b", "a", 1), ("c", "a", 1), ("3", "a", 1),
+    ]  # fmt: skip
+    top = [("a", "b", 2), ("b", "c", 2), ("c", "b", 2)]
+    assert interpretation.most_confused(min_count=2) == top
+    assert interpretation.most_confused(min_count=3) == []
+    assert Interpretation(np.eye(3), [0, 1, 2]).most_confused() == []
+    with pytest.raises(ValueError, match="min_count must be an integer >= 1"):
+        interpretation.most_confused(min_count=0)
+
+
+def test_interpretation_errors():
+    with pytest.raises(ValueError, match="one row per label"):
+        Interpretation(np.eye(3), [0, 1])
+    with pytest.raises(ValueError, match="at least one image"):
+        Interpretation(np.zeros((0, 3)), [])
+    interpretation = Interpretation(np.eye(3), [0, 1, 3], split="val")
+    with pytest.raises(ValueError, match=r"val labels must lie in \[0, 3\).*from 0 to 3"):
+        interpretation.top_losses()
+    with pytest.raises(ValueError, match="plot_top_losses needs the data set"):
+        Interpretation(np.eye(3), [0, 1, 2]).plot_top_losses()
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        Interpretation.from_model("tiny", _small_dataset())
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        Interpretation.from_model(_tiny_cnn(), _small_dataset(), batch_size=0)
