@@ -14,6 +14,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from kcnn._validate import check_int
 from kcnn.inspect.receptive_field import receptive_field
 
 __all__ = [
@@ -334,8 +335,7 @@ def pooling_edge_response(
         recognition. ICML 2010.
     """
     for argument, value in (("size", size), ("pool_size", pool_size), ("line_width", line_width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{argument} must be an integer >= 1. Received: {argument}={value!r}")
+        check_int(argument, value, minimum=1)
     if pool_size > size:
         raise ValueError(f"pool_size must be at most size={size}. Received: pool_size={pool_size}")
     if line_width > size:

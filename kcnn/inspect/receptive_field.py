@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
+from kcnn._validate import check_int
 from kcnn.inspect._grad import value_and_gradient
 from kcnn.inspect._table import markdown_rows, text_table
 from kcnn.models.resnet import ZeroPadShortcut
@@ -778,8 +779,7 @@ def measure_receptive_field(
         measured.size, measured.computed_size  # (21, 21) (21, 21)
         ```
     """
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1. Received: trials={trials!r}")
+    check_int("trials", trials, minimum=1)
     table = receptive_field(model, input_shape)
     try:
         layer = model.get_layer(layer_name)
