@@ -1,47 +1,16 @@
-"""Training on several devices and processes, on Keras' own distribution engines.
-
-`setup` returns a `Strategy` for the backend Keras runs on:
-
-| backend | one machine, several devices | several processes or machines |
-|---|---|---|
-| JAX | ``keras.distribution.DataParallel`` | the same, joined by ``jax.distributed`` |
-| TensorFlow | ``MirroredStrategy`` | ``MultiWorkerMirroredStrategy`` (``TF_CONFIG``) |
-| PyTorch | not in Keras 3.15: `setup` raises and names the backends that have it | |
-
-Build the model inside ``strategy.scope()`` and pass the strategy to `kcnn.train.fit`:
-
-```python
-strategy = kcnn.distribute.setup("all")  # before anything else runs on the backend
-with strategy.scope():
-    model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
-kcnn.train.fit(model, data, config, distribute=strategy)
-```
-
-Every replica holds the whole model; each step, the global batch (``config.batch_size``) is
-split across the replicas and the gradients are averaged, so one step on N devices is the
-step one device takes on the same batch. BatchNormalization takes its statistics over the
-global batch: JAX does this by itself, and on TensorFlow `fit` turns on Keras'
-``synchronized`` BatchNorm while it trains (not stored in saved files). Process 0 keeps the
-run folder; saving is a collective step, so the other processes save the same files into a
-scratch folder that is deleted at the end.
-
-Several processes need their address and rank: pass ``addresses`` (all processes'
-``HOST:PORT``, process 0's first; JAX needs only process 0's), ``num_processes`` and
-``process_id``, or set Keras' variables ``KERAS_DISTRIBUTION_JOB_ADDRESSES``,
-``KERAS_DISTRIBUTION_NUM_PROCESSES`` and ``KERAS_DISTRIBUTION_PROCESS_ID``. On TensorFlow a
-``TF_CONFIG`` that is already set is used as it is.
-"""
+"""`setup` and `from_settings`: the `Strategy` for the devices and processes asked for,
+on JAX (``keras.distribution``) or TensorFlow (``tf.distribute``)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import importlib.util
 import json
 import os
-import weakref
 
 import keras
+
+from kcnn import _keras_compat as compat
+from kcnn.distribute.strategy import Strategy
 
 ENV_ADDRESSES = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 ENV_NUM_PROCESSES = "KERAS_DISTRIBUTION_NUM_PROCESSES"
@@ -55,10 +24,9 @@ def supported(backend: str | None = None) -> bool:
 
 
 def _torch_message() -> str:
-    has_lib = importlib.util.find_spec("keras.src.backend.torch.distribution_lib") is not None
     what = (
         "has a keras.distribution module for PyTorch, which kcnn does not drive yet"
-        if has_lib
+        if compat.torch_distribution_available()
         else "has no data-parallel path for the PyTorch backend: keras.distribution runs on "
         "JAX, and tf.distribute on TensorFlow"
     )
@@ -67,114 +35,6 @@ def _torch_message() -> str:
         f"{keras.version()} {what}. Run the same command with KERAS_BACKEND=jax or "
         "KERAS_BACKEND=tensorflow, or train on one device (without --devices)."
     )
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Strategy:
-    """Where training runs: the engine, this process's devices and the whole group.
-
-    Made by `setup`; pass it to `kcnn.train.fit` as ``distribute=``.
-
-    Attributes:
-        backend: ``"jax"`` or ``"tensorflow"``.
-        engine: ``"DataParallel"``, ``"MirroredStrategy"`` or
-            ``"MultiWorkerMirroredStrategy"``.
-        devices: this process's devices, e.g. ``("gpu:0", "gpu:1")``.
-        num_replicas: model replicas in all processes together (one per device).
-        num_processes: processes taking part (1 on one machine).
-        process_id: this process's rank; 0 is the one that writes files.
-        native: the Keras ``Distribution`` or ``tf.distribute.Strategy`` itself.
-        sync_batchnorm: BatchNorm statistics over the global batch on TensorFlow.
-    """
-
-    backend: str
-    engine: str
-    devices: tuple
-    num_replicas: int
-    num_processes: int
-    process_id: int
-    native: object
-    sync_batchnorm: bool = True
-
-    @property
-    def is_chief(self) -> bool:
-        """Whether this is process 0, the one that writes the run folder."""
-        return self.process_id == 0
-
-    @contextlib.contextmanager
-    def scope(self):
-        """Build and compile models in here: their variables are then replicated."""
-        with self.native.scope():
-            yield
-
-    def per_replica_batch(self, batch_size: int) -> int:
-        """The images each replica takes from a global batch; the batch must split evenly."""
-        if batch_size % self.num_replicas:
-            raise ValueError(
-                f"batch_size must be a multiple of the {self.num_replicas} replicas, so that "
-                f"each takes the same share of a batch. Received: batch_size={batch_size}; "
-                f"try {max(1, round(batch_size / self.num_replicas)) * self.num_replicas}."
-            )
-        return batch_size // self.num_replicas
-
-    def shards_data(self) -> bool:
-        """Whether each process feeds only its share of every batch (JAX). TensorFlow's
-        strategies split whole batches themselves."""
-        return self.backend == "jax"
-
-    def check_model(self, model: keras.Model) -> None:
-        """Raise unless the model's variables were made inside `scope`."""
-        if self.backend == "tensorflow":
-            built_under = getattr(model, "_distribute_strategy", None)
-            ok = built_under is self.native
-        else:
-            layout = getattr(model.weights[0], "_layout", None) if model.weights else None
-            ok = layout is not None and getattr(layout, "device_mesh", None) is (
-                self.native.device_mesh
-            )
-        if not ok:
-            raise ValueError(
-                f"Model {model.name!r} was built outside this strategy's scope, so its weights "
-                f"live on one device. Build it inside the scope:\n"
-                "    with strategy.scope():\n"
-                "        model = kcnn.build_model(...)"
-            )
-
-    def describe(self, batch_size: int) -> str:
-        """One paragraph for the start of a run: the devices and how a batch splits."""
-        where = ", ".join(self.devices)
-        processes = (
-            f"{self.num_processes} processes (this is process {self.process_id})"
-            if self.num_processes > 1
-            else "1 process"
-        )
-        replicas = f"{self.num_replicas} replica" + ("s" if self.num_replicas > 1 else "")
-        text = (
-            f"{self.engine} on {replicas}: {where} in {processes}. "
-            f"Global batch {batch_size} = {replicas} x "
-            f"{self.per_replica_batch(batch_size)} per replica"
-        )
-        if self.shards_data() and self.num_processes > 1:
-            text += f"; each process feeds {batch_size // self.num_processes} images a step"
-        return text + "."
-
-    def as_dict(self) -> dict:
-        """What ``config.json`` records about the distribution."""
-        return {
-            "engine": self.engine,
-            "backend": self.backend,
-            "num_replicas": self.num_replicas,
-            "num_processes": self.num_processes,
-            "devices": list(self.devices),
-            "sync_batchnorm": self.sync_batchnorm,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"Strategy(engine={self.engine!r}, devices={list(self.devices)}, "
-            f"num_replicas={self.num_replicas}, num_processes={self.num_processes}, "
-            f"process_id={self.process_id})"
-        )
 
 
 def parse_devices(devices) -> tuple[str, object]:
@@ -449,7 +309,7 @@ def _setup_tensorflow(
                 }
             )
         native = tf.distribute.MultiWorkerMirroredStrategy()
-        _fix_multi_worker_logs()
+        compat.fix_multi_worker_log_reduction()
         local = native.extended.worker_devices
         return Strategy(
             backend="tensorflow",
@@ -493,99 +353,3 @@ def _setup_tensorflow(
 def _tf_name(device: str) -> str:
     kind, index = device.lower().split("device:")[-1].split(":")
     return f"{kind}:{index}"
-
-
-_FIXED = []
-
-
-def _fix_multi_worker_logs() -> None:
-    """Keras 3.15 averages a multi-worker run's logged metrics with
-    ``strategy.reduce("MEAN", value, axis=0)``, which fails on the scalar each metric is
-    (keras-team/keras#20585), so ``fit`` cannot run under MultiWorkerMirroredStrategy at all.
-    Average them over the replicas instead (``axis=None``): every replica holds the same
-    number of images, so this is the mean over the global batch."""
-    from keras.src.backend.tensorflow import trainer
-
-    if _FIXED or not hasattr(trainer, "reduce_per_replica"):
-        return
-    original = trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
-            import tensorflow as tf
-
-            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
-        return original(values, strategy, reduction)
-
-    trainer.reduce_per_replica = reduce_per_replica
-    _FIXED.append(original)
-
-
-def prepare_model(model: keras.Model, strategy: Strategy, x, y) -> None:
-    """Finish a compiled model's set-up for the strategy before ``fit``.
-
-    Under MultiWorkerMirroredStrategy, Keras 3.15's ``fit`` builds the optimizer and the
-    metrics from a batch it reduces across workers in a way that fails
-    (keras-team/keras#20585); build them here from a few local images instead, so that
-    ``fit`` has nothing left to build.
-    """
-    if strategy.engine != "MultiWorkerMirroredStrategy":
-        return
-    with strategy.scope():
-        model._symbolic_build(data_batch=(x, y, None))
-    model._maybe_symbolic_build = _already_built
-
-
-def _already_built(iterator=None, data_batch=None):
-    return None
-
-
-def batchnorm_layers(model: keras.Model) -> list:
-    """Every BatchNormalization layer of a model, nested models included."""
-    return [
-        layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-
-
-_SYNCHRONIZED = weakref.WeakSet()
-
-
-@contextlib.contextmanager
-def synchronized_batchnorm(model: keras.Model, strategy: Strategy | None):
-    """Inside this block, the model's BatchNorm layers take statistics over the global batch
-    (Keras' ``synchronized=True``, TensorFlow only); saved files never carry the flag, so
-    a model trained this way loads on every backend."""
-    layers = []
-    if (
-        strategy is not None
-        and strategy.backend == "tensorflow"
-        and strategy.sync_batchnorm
-        and strategy.num_replicas > 1
-    ):
-        layers = [layer for layer in batchnorm_layers(model) if not layer.synchronized]
-    for layer in layers:
-        layer.synchronized = True
-        _SYNCHRONIZED.add(layer)
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer.synchronized = False
-            _SYNCHRONIZED.discard(layer)
-
-
-@contextlib.contextmanager
-def unsynchronized_for_saving(model: keras.Model):
-    """Save with ``synchronized=False`` where `synchronized_batchnorm` set it."""
-    layers = [
-        layer for layer in batchnorm_layers(model) if layer in _SYNCHRONIZED and layer.synchronized
-    ]
-    for layer in layers:
-        layer.synchronized = False
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer.synchronized = True
