@@ -24,7 +24,7 @@ class LazyPackage(types.ModuleType):
     _lazy_exports: dict[str, str]
 
     def __getattr__(self, name: str):
-        target = self._lazy_exports.get(name)
+        target = self.__dict__.get("_lazy_exports", {}).get(name)
         if target is None:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         value = _resolve(target)
@@ -32,7 +32,7 @@ class LazyPackage(types.ModuleType):
         return value
 
     def __setattr__(self, name: str, value) -> None:
-        target = self._lazy_exports.get(name, "")
+        target = self.__dict__.get("_lazy_exports", {}).get(name, "")
         module, _, attribute = target.partition(":")
         if attribute and isinstance(value, types.ModuleType) and value.__name__ == module:
             value = getattr(value, attribute)  # the import system setting the submodule

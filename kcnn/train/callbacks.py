@@ -4,7 +4,7 @@
 |---|---|
 | `CurvePlotter` | after every epoch rewrites ``curves.png``, ``history.json`` and ``history.csv`` |
 | `TrainingDiagnostics` | reads the curves (`kcnn.train.diagnose`) and writes ``report.md`` |
-| `RunCheckpoint` | an atomic checkpoint per epoch that `restore_checkpoint` resumes from |
+| `RunCheckpoint` | (in `kcnn.train.checkpoint`) a checkpoint per epoch, for resuming |
 | `TerminateOnNaN` | Keras' callback, raising by default so the last good checkpoint stays |
 | `early_stopping` | Keras' ``EarlyStopping`` with a named patience, restoring the best weights |
 
@@ -17,58 +17,29 @@ it: a resumed run continues its curves with no gap and no repeated epoch.
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
-import json
 import math
 import os
-import tempfile
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from kcnn.distribute import unsynchronized_for_saving
+from kcnn.train.config import EARLY_STOPPING, early_stopping_patience  # noqa: F401
 from kcnn.train.diagnose import diagnose, report_markdown
+from kcnn.train.run import CHECKPOINT, CURVES, HISTORY, RunFolder, json_ready
 
-HISTORY_FILE = "history.json"
-CHECKPOINT_FILE = "checkpoint.json"
-EARLY_STOPPING = {"quick": 3, "default": 5, "patient": 10}
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write text to a temporary file in the same folder and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
+HISTORY_FILE = HISTORY
+CHECKPOINT_FILE = CHECKPOINT
+_json_ready = json_ready
 
 
 def _to_float(value) -> float:
     return float(np.asarray(value).reshape(-1)[0])
 
 
-def _json_ready(history: dict) -> dict:
-    """NaN and infinity are not JSON: write them as null, read back as NaN."""
-    return {
-        key: [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
-        for key, values in history.items()
-    }
-
-
 def read_history(directory: str | os.PathLike) -> dict:
     """The history a `CurvePlotter` wrote to ``directory/history.json`` (``{}`` if none);
     nulls become NaN."""
-    path = Path(directory) / HISTORY_FILE
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    return {k: [float("nan") if v is None else v for v in values] for k, values in data.items()}
+    return RunFolder(directory).read_history()
 
 
 class _EpochHistory(keras.callbacks.Callback):
@@ -140,7 +111,7 @@ class CurvePlotter(_EpochHistory):
     def __init__(
         self,
         directory: str | os.PathLike,
-        filename: str = "curves.png",
+        filename: str = CURVES,
         monitor: str = "val_loss",
         patience: int | None = 5,
     ):
@@ -162,19 +133,12 @@ class CurvePlotter(_EpochHistory):
 
     def write(self) -> None:
         """Write ``history.json``, ``history.csv`` and the PNG from ``self.history``."""
-        from kcnn.inspect.visualize import plot_history
+        from kcnn.plots import plot_history
 
-        directory = Path(self.directory)
-        _write_text(directory / HISTORY_FILE, json.dumps(_json_ready(self.history), indent=1))
-        keys = ["epoch"] + sorted(k for k in self.history if k != "epoch")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(keys)
-        writer.writerows(zip(*(self.history[k] for k in keys)))
-        _write_text(directory / "history.csv", buffer.getvalue())
-        plot_history(
-            self.history, directory / self.filename, monitor=self.monitor, patience=self.patience
-        )
+        folder = RunFolder(self.directory)
+        folder.write_history(self.history)
+        plot_history(self.history, folder / self.filename, monitor=self.monitor,
+                     patience=self.patience)  # fmt: skip
 
     def get_config(self) -> dict:
         return {
@@ -235,8 +199,7 @@ class TrainingDiagnostics(_EpochHistory):
                 print(f"kcnn diagnosis{where}: {finding}", flush=True)
             self._said.add(finding.kind)
         if self.directory is not None:
-            report = report_markdown(history, self.findings)
-            _write_text(Path(self.directory) / "report.md", report)
+            RunFolder(self.directory).write_report(report_markdown(history, self.findings))
 
     def get_config(self) -> dict:
         return {"directory": self.directory, "verbose": self.verbose}
@@ -276,167 +239,17 @@ def early_stopping(
     Returns:
         A ``keras.callbacks.EarlyStopping`` with ``restore_best_weights=True``.
     """
-    if isinstance(patience, str):
-        if patience not in EARLY_STOPPING:
-            raise ValueError(
-                f"patience must be an integer or one of {list(EARLY_STOPPING)}. "
-                f"Received: patience={patience!r}"
-            )
-        patience = EARLY_STOPPING[patience]
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-        raise ValueError(f"patience must be an integer >= 1. Received: patience={patience!r}")
+    patience = early_stopping_patience(patience)
     return keras.callbacks.EarlyStopping(
         monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=True
     )
 
 
-def _seed_states(model: keras.Model) -> list:
-    """The random-generator states of the model's layers (Dropout's, for instance): they
-    are model variables but not part of Keras' weight files."""
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+def __getattr__(name: str):
+    """`RunCheckpoint` and its functions moved to `kcnn.train.checkpoint`; the old import
+    path keeps working."""
+    if name in ("RunCheckpoint", "save_atomic", "read_checkpoint", "restore_checkpoint"):
+        from kcnn.train import checkpoint
 
-
-def _global_rng_state() -> dict:
-    """The backend's global random state where layers draw from it: on PyTorch, a layer
-    without a seed (Keras' default Dropout) uses torch's global generator."""
-    if keras.backend.backend() != "torch":
-        return {}
-    import torch
-
-    return {"torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()}
-
-
-def _set_global_rng_state(state: dict) -> None:
-    if state.get("torch") and keras.backend.backend() == "torch":
-        import torch
-
-        raw = np.frombuffer(base64.b64decode(state["torch"]), dtype=np.uint8).copy()
-        torch.set_rng_state(torch.from_numpy(raw))
-
-
-@keras.saving.register_keras_serializable(package="kcnn")
-class RunCheckpoint(_EpochHistory):
-    """Save a checkpoint after every epoch that survives a killed process.
-
-    Each checkpoint is a complete ``.keras`` file (weights, optimizer state, compile
-    settings) written to a temporary file and renamed into
-    ``directory/checkpoints/epoch-NNNN.keras``; then ``directory/checkpoint.json`` (the
-    epoch, the file, the history so far, the random-generator states of layers such as
-    Dropout and, on PyTorch, torch's global generator) is replaced in the same way. Only
-    then are checkpoints older than the last ``keep`` deleted. Whenever the process dies,
-    ``checkpoint.json`` names a complete file.
-    `restore_checkpoint` puts a model back where the last checkpoint left it.
-
-    Args:
-        directory: the run folder.
-        keep: how many checkpoints to keep, >= 1. Defaults to 2.
-    """
-
-    def __init__(self, directory: str | os.PathLike, keep: int = 2):
-        super().__init__(directory)
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be an integer >= 1. Received: keep={keep!r}")
-        self.keep = keep
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._started:
-            return
-        self._started = True
-        state = read_checkpoint(self.directory) if epoch > 0 else None
-        self.history = _truncate(state["history"], epoch) if state else {}
-        if state and state["epoch"] == epoch:
-            # Set here rather than in restore_checkpoint: between on_epoch_begin and the
-            # first batch, torch's DataLoader draws from the global generator, as it did
-            # in the run that wrote the checkpoint; fit's own set-up draws before this.
-            _set_global_rng_state(state.get("global_rng", {}))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._record(epoch, logs)
-        directory = Path(self.directory)
-        folder = directory / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"epoch-{epoch + 1:04d}.keras"
-        save_atomic(self.model, folder / name)
-        state = {
-            "epoch": epoch + 1,
-            "file": f"checkpoints/{name}",
-            "history": _json_ready(self.history),
-            "seed_states": [np.asarray(v).tolist() for v in _seed_states(self.model)],
-            "global_rng": _global_rng_state(),
-        }
-        _write_text(directory / CHECKPOINT_FILE, json.dumps(state))
-        kept = sorted(folder.glob("epoch-*.keras"))[: -self.keep]
-        for old in kept:
-            old.unlink(missing_ok=True)
-
-    def get_config(self) -> dict:
-        return {"directory": self.directory, "keep": self.keep}
-
-
-def save_atomic(model: keras.Model, path: str | os.PathLike) -> None:
-    """Save a ``.keras`` file through a temporary file, fsync and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        with unsynchronized_for_saving(model):
-            model.save(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_checkpoint(directory: str | os.PathLike) -> dict | None:
-    """The state ``RunCheckpoint`` last completed in ``directory`` (None if there is none):
-    ``epoch``, ``file`` (absolute), ``history`` and ``seed_states``."""
-    path = Path(directory) / CHECKPOINT_FILE
-    if not path.exists():
-        return None
-    state = json.loads(path.read_text())
-    state["file"] = str(Path(directory) / state["file"])
-    state["history"] = {
-        k: [float("nan") if v is None else v for v in values]
-        for k, values in state["history"].items()
-    }
-    return state
-
-
-def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> dict:
-    """Load the last checkpoint of a run folder into a compiled model: weights, optimizer
-    state and layer random-generator states.
-
-    Args:
-        model: the same architecture, compiled with the same optimizer type.
-        directory: a run folder written with `RunCheckpoint`.
-
-    Returns:
-        The checkpoint state (see `read_checkpoint`); train on with
-        ``model.fit(..., initial_epoch=state["epoch"])`` and a `RunCheckpoint` on the same
-        folder among the callbacks (it restores torch's global generator at the right
-        moment, and goes on checkpointing).
-
-    Raises:
-        FileNotFoundError: the folder has no checkpoint.
-        ValueError: the model is not compiled, or its architecture differs.
-    """
-    state = read_checkpoint(directory)
-    if state is None:
-        raise FileNotFoundError(
-            f"{os.fspath(directory)!r} has no {CHECKPOINT_FILE}: it is not a run folder with "
-            "a finished epoch, so there is nothing to resume."
-        )
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("Compile the model before restoring a checkpoint into it.")
-    model.optimizer.build(model.trainable_variables)
-    try:
-        model.load_weights(state["file"])
-    except ValueError as error:
-        raise ValueError(
-            f"The checkpoint {state['file']} does not fit model {model.name!r}: {error}"
-        ) from None
-    seeds = _seed_states(model)
-    if len(seeds) == len(state["seed_states"]):
-        for variable, value in zip(seeds, state["seed_states"]):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
-    return state
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

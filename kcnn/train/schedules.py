@@ -15,9 +15,8 @@ import keras
 import numpy as np
 
 from kcnn.data.pipeline import make_pipeline
-from kcnn.inspect.visualize import plot_lr_range
-
-SCHEDULES = ("constant", "cosine", "onecycle", "step")
+from kcnn.plots import plot_lr_range
+from kcnn.train.config import SCHEDULES
 
 
 @keras.saving.register_keras_serializable(package="kcnn")

@@ -1,0 +1,78 @@
+"""From a `TrainConfig` to a compiled model: optimizer and schedule, loss, metrics, mixed
+precision."""
+
+from __future__ import annotations
+
+import keras
+
+from kcnn._backend import has_gpu
+from kcnn.train.config import TrainConfig, scaled_learning_rate
+from kcnn.train.schedules import make_schedule
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """The optimizer a `TrainConfig` names, with its learning-rate schedule over
+    ``config.epochs * steps_per_epoch`` steps (`scaled_learning_rate` at its peak)."""
+    rate = make_schedule(
+        config.schedule,
+        scaled_learning_rate(config),
+        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+    )
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None
+        )
+    elif config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    else:
+        return keras.optimizers.Adam(rate)
+    # timm and the ResNet papers leave biases and BatchNorm's scale and offset undecayed.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+def mixed_policy(setting: bool | str) -> str | None:
+    """The dtype policy a ``mixed_precision`` setting means here (None: full precision)."""
+    if setting is False:
+        return None
+    if setting is not True:
+        return setting
+    return "mixed_float16" if has_gpu() else "mixed_bfloat16"
+
+
+def make_loss(config: TrainConfig, one_hot: bool) -> keras.losses.Loss:
+    """Categorical cross-entropy (with label smoothing) on one-hot labels, else sparse."""
+    if one_hot:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
+def compile_model(
+    model: keras.Model,
+    config: TrainConfig,
+    *,
+    steps_per_epoch: int,
+    one_hot: bool,
+    steps_per_execution: int = 1,
+) -> keras.losses.Loss:
+    """Compile ``model`` as ``config`` says (call inside the strategy's scope, so the
+    optimizer's variables are replicated too). Every layer but the input and the
+    ``predictions`` layer takes the mixed-precision policy. Returns the loss."""
+    policy = mixed_policy(config.mixed_precision)
+    if policy is not None:
+        for layer in model.layers:
+            if layer.name != "predictions" and not isinstance(layer, keras.layers.InputLayer):
+                layer.dtype_policy = policy
+    optimizer = make_optimizer(config, steps_per_epoch=steps_per_epoch)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    loss = make_loss(config, one_hot)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+        jit_compile=config.jit_compile,
+    )
+    return loss
