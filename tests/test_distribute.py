@@ -21,7 +21,12 @@ import pytest
 from kcnn import distribute
 from kcnn.cli import main
 from kcnn.data.pipeline import make_pipeline
-from kcnn.train.fit import TrainConfig, describe_learning_rate, scaled_learning_rate
+from kcnn.train.fit import (
+    TrainConfig,
+    describe_learning_rate,
+    resolve_steps_per_execution,
+    scaled_learning_rate,
+)
 
 BACKEND = keras.backend.backend()
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +157,21 @@ def test_fit_refuses_a_model_built_outside_the_scope_and_a_bad_batch():
     with pytest.raises(ValueError, match="batch_size must be a multiple of the 2 replicas"):
         two.per_replica_batch(63)
     assert two.per_replica_batch(64) == 32
+
+
+def test_single_device_is_a_strategy_whose_every_step_does_nothing():
+    import keras
+
+    one = distribute.SingleDevice()
+    assert isinstance(one, distribute.Strategy) and one.is_chief
+    assert (one.backend, one.num_replicas, one.num_processes) == (BACKEND, 1, 1)
+    assert one.shares() == {} and one.record() == {} and one.describe(64) == ""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
+    one.check(model, 63, "tf.data")  # any batch splits over one device
+    assert one.scorer(model, "mse") is model
+    with one.scope(), one.training(model):
+        assert not model.layers[0].synchronized
+    assert resolve_steps_per_execution(1, one) == 1
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's error")
