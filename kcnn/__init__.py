@@ -29,7 +29,6 @@ _EXPORTS = {
     "train": "kcnn.train",
 }
 __all__ = ["__version__", "load_all", *sorted(_EXPORTS)]
-lazy_package(__name__, _EXPORTS)
 
 
 def load_all() -> None:
@@ -40,5 +39,8 @@ def load_all() -> None:
     _load_all(__name__)
 
 
+# The first name used (kcnn.build_model, kcnn.train, ...) loads every part, so that kcnn's
+# layers are registered from then on, whatever was imported in which order.
+lazy_package(__name__, _EXPORTS, on_first_use=load_all)
 if "keras" in sys.modules:
     load_all()

@@ -29,6 +29,9 @@ class LazyPackage(types.ModuleType):
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         value = _resolve(target)
         super().__setattr__(name, value)
+        hook = self.__dict__.pop("_lazy_first_use", None)
+        if hook is not None:
+            hook()
         return value
 
     def __setattr__(self, name: str, value) -> None:
@@ -48,12 +51,14 @@ def _resolve(target: str):
     return getattr(loaded, attribute) if attribute else loaded
 
 
-def lazy_package(name: str, exports: dict[str, str]) -> None:
+def lazy_package(name: str, exports: dict[str, str], on_first_use=None) -> None:
     """Make the package ``name`` (call with ``__name__`` from its ``__init__``) resolve
-    ``exports`` on first access."""
+    ``exports`` on first access, and call ``on_first_use()`` once after the first."""
     package = sys.modules[name]
     package.__class__ = LazyPackage
     package._lazy_exports = dict(exports)
+    if on_first_use is not None:
+        package._lazy_first_use = on_first_use
 
 
 def load_all(name: str) -> None:
