@@ -170,62 +170,11 @@ def equivariance_check(
         (equivariant representations). Zhang. Making convolutional networks shift-invariant
         again. ICML 2019.
     """
-    x = np.asarray(keras.ops.convert_to_numpy(image), dtype="float32")
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4:
-        raise ValueError(
-            "image must be one image of rank 3 (height, width, channels) or a batch of rank 4. "
-            f"Received: image with shape {np.shape(image)}"
-        )
-    axes = (1, 2) if _channels_last() else (2, 3)
-    size = (x.shape[axes[0]], x.shape[axes[1]])
-    if isinstance(shift, int) and not isinstance(shift, bool):
-        shift = (shift, shift)
-    if (
-        not isinstance(shift, (tuple, list))
-        or len(shift) != 2
-        or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in shift)
-    ):
-        raise ValueError(f"shift must be two integers (rows, columns). Received: shift={shift!r}")
-    shift = (int(shift[0]), int(shift[1]))
-    if abs(shift[0]) >= size[0] or abs(shift[1]) >= size[1]:
-        raise ValueError(
-            f"shift must be smaller than the image ({size[0]}x{size[1]}) in each direction. "
-            f"Received: shift={shift}"
-        )
-
+    x, shift, axes = _checked_input(image, shift)
     f = _function(layer_or_model, layer_name, x.shape[1:])
     row = receptive_field(f).final
-    if row.is_global:
-        raise ValueError(
-            "The function's output has no spatial axes (global pooling or Flatten); pass a "
-            "layer_name whose output is a feature map."
-        )
-    jump = row.jump
-    if shift[0] % jump[0] or shift[1] % jump[1]:
-        raise ValueError(
-            f"shift must be a multiple of the total stride {jump} for the output to move by "
-            f"whole units. Received: shift={shift}"
-        )
-    out_shift = (shift[0] // jump[0], shift[1] // jump[1])
-
-    masks = []
-    for axis in range(2):
-        units = np.arange(row.output_size[axis])
-        lo = row.start[axis] + units * jump[axis]
-        hi = lo + row.field[axis] - 1
-        n, s = size[axis], shift[axis]
-        inside = (lo >= 0) & (hi <= n - 1)  # f(shift(x)) at u sees no padding
-        source = (lo - s >= 0) & (hi - s <= n - 1)  # ... and only moved pixels of x
-        valid_index = (units - out_shift[axis] >= 0) & (units - out_shift[axis] < len(units))
-        masks.append(inside & source & valid_index)
-    rows, cols = masks
-    if not rows.any() or not cols.any():
-        raise ValueError(
-            f"No output position has its receptive field ({row.field}) inside the image in "
-            f"both frames: use a larger image or a smaller shift. Received: shift={shift}"
-        )
+    out_shift = _output_shift(row, shift)
+    rows, cols = _comparable(row, shift, out_shift, (x.shape[axes[0]], x.shape[axes[1]]))
 
     y = np.asarray(keras.ops.convert_to_numpy(f(x, training=False)), dtype="float64")
     shifted = _translate(x, shift, axes)
@@ -255,6 +204,72 @@ def equivariance_check(
         if pooled_scale > 0
         else float(invariance > 0),
     )
+
+
+def _checked_input(image, shift) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The image as a float32 batch, the shift as two ints, and the spatial axes."""
+    x = np.asarray(keras.ops.convert_to_numpy(image), dtype="float32")
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4:
+        raise ValueError(
+            "image must be one image of rank 3 (height, width, channels) or a batch of rank 4. "
+            f"Received: image with shape {np.shape(image)}"
+        )
+    axes = (1, 2) if _channels_last() else (2, 3)
+    size = (x.shape[axes[0]], x.shape[axes[1]])
+    if isinstance(shift, int) and not isinstance(shift, bool):
+        shift = (shift, shift)
+    if (
+        not isinstance(shift, (tuple, list))
+        or len(shift) != 2
+        or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in shift)
+    ):
+        raise ValueError(f"shift must be two integers (rows, columns). Received: shift={shift!r}")
+    shift = (int(shift[0]), int(shift[1]))
+    if abs(shift[0]) >= size[0] or abs(shift[1]) >= size[1]:
+        raise ValueError(
+            f"shift must be smaller than the image ({size[0]}x{size[1]}) in each direction. "
+            f"Received: shift={shift}"
+        )
+    return x, shift, axes
+
+
+def _output_shift(row, shift: tuple[int, int]) -> tuple[int, int]:
+    """How far the output moves: the shift over the total stride, which must divide it."""
+    if row.is_global:
+        raise ValueError(
+            "The function's output has no spatial axes (global pooling or Flatten); pass a "
+            "layer_name whose output is a feature map."
+        )
+    jump = row.jump
+    if shift[0] % jump[0] or shift[1] % jump[1]:
+        raise ValueError(
+            f"shift must be a multiple of the total stride {jump} for the output to move by "
+            f"whole units. Received: shift={shift}"
+        )
+    return (shift[0] // jump[0], shift[1] // jump[1])
+
+
+def _comparable(row, shift, out_shift, size) -> list[np.ndarray]:
+    """Per spatial axis, the output positions whose receptive field lies inside the image
+    in both frames (no padding, only pixels that moved), and which stay on the map."""
+    masks = []
+    for axis in range(2):
+        units = np.arange(row.output_size[axis])
+        lo = row.start[axis] + units * row.jump[axis]
+        hi = lo + row.field[axis] - 1
+        n, s = size[axis], shift[axis]
+        inside = (lo >= 0) & (hi <= n - 1)  # f(shift(x)) at u sees no padding
+        source = (lo - s >= 0) & (hi - s <= n - 1)  # ... and only moved pixels of x
+        valid_index = (units - out_shift[axis] >= 0) & (units - out_shift[axis] < len(units))
+        masks.append(inside & source & valid_index)
+    if not masks[0].any() or not masks[1].any():
+        raise ValueError(
+            f"No output position has its receptive field ({row.field}) inside the image in "
+            f"both frames: use a larger image or a smaller shift. Received: shift={shift}"
+        )
+    return masks
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
+from kcnn import _keras_compat as compat
 from kcnn._validate import check_int
 from kcnn.inspect._grad import value_and_gradient
 from kcnn.inspect._table import markdown_rows, text_table
@@ -456,7 +457,7 @@ class _Walker:
         for operation in model.operations:
             if isinstance(operation, _L.InputLayer):
                 continue
-            for node in operation._inbound_nodes:
+            for node in compat.inbound_nodes(operation):
                 inputs = list(node.input_tensors)
                 outputs = list(node.output_tensors)
                 if not inputs or any(id(t) not in tensors for t in inputs):

@@ -6,6 +6,8 @@ import math
 
 import keras
 
+from kcnn._validate import check_type
+
 
 def count_params(model: keras.Model) -> dict[str, int]:
     """Count a model's trainable, non-trainable and total parameters.
@@ -24,8 +26,7 @@ def count_params(model: keras.Model) -> dict[str, int]:
         kcnn.inspect.count_params(kcnn.build_model("lenet5"))["trainable"]  # 61706
         ```
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model. Received: {type(model).__name__}")
+    check_type("model", model, keras.Model, "a keras.Model")
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
     return {
