@@ -39,9 +39,14 @@ def check_number(
     *,
     low_open: bool = False,
     high_open: bool = True,
+    kind: str | None = None,
 ) -> float:
     """``value`` if it is a finite real number (not a bool) between ``low`` and ``high``
     (``low`` included unless ``low_open``, ``high`` excluded unless ``high_open=False``).
+
+    ``kind`` names what is expected, before the bounds: ``kind="a fraction"`` says
+    ``"{name} must be a fraction in [0, 1)"``. Defaults to None (the bounds alone, or "a
+    finite number" without bounds).
 
     Raises:
         ValueError: ``"{name} must be in [low, high). Received: {name}={value!r}"`` (or
@@ -62,7 +67,8 @@ def check_number(
         elif high is not None:
             expected = f"{'<' if high_open else '<='} {high}"
         else:
-            expected = "a finite number"
+            expected = ""
+        expected = " ".join(part for part in (kind or "", expected) if part) or "a finite number"
         raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
     return value
 

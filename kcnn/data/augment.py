@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from kcnn._validate import check_int, check_number
+
 if TYPE_CHECKING:
     from kcnn.data.datasets import Dataset
 
@@ -99,8 +101,7 @@ class RandomPadCrop(keras.layers.RandomTranslation):
         data_format: str | None = None,
         **kwargs,
     ):
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
-            raise ValueError(f"padding must be an integer >= 1. Received: padding={padding!r}")
+        check_int("padding", padding, 1)
         super().__init__(
             height_factor=0.1,
             width_factor=0.1,
@@ -308,9 +309,7 @@ def _check_options(options: Mapping, image_shape) -> None:
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise TypeError(f"Unknown augmentation option(s) {unknown}. Accepted: {sorted(accepted)}.")
-    padding = options.get("padding", 4)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
-        raise ValueError(f"padding must be an integer >= 1. Received: padding={padding!r}")
+    padding = check_int("padding", options.get("padding", 4), 1)
     if image_shape is not None:
         channels_last = keras.config.image_data_format() == "channels_last"
         height, width = image_shape[:2] if channels_last else image_shape[1:]
@@ -326,14 +325,10 @@ def _check_options(options: Mapping, image_shape) -> None:
         ("cutmix_factor", 0.0, 1.0),
         ("randaugment_factor", 0.0, 1.0),
     ):
-        if name not in options:
-            continue
-        value = options[name]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > low
-        ok = ok and (high is None or value <= high)
-        if not ok:
-            bound = f"in ({low}, {high}]" if high is not None else f"> {low}"
-            raise ValueError(f"{name} must be a number {bound}. Received: {name}={value!r}")
+        if name in options:
+            check_number(
+                name, options[name], low, high, low_open=True, high_open=False, kind="a number"
+            )
 
 
 def augmentation(

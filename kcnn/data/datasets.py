@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from kcnn._backend import keras_home
+from kcnn._validate import check_int, check_number
 from kcnn.data.formats import (
     read_cifar_batch,
     read_cifar_meta,
@@ -166,12 +167,8 @@ class Dataset:
             raise ValueError(
                 f"classes must be distinct class indices in [0, {n}). Received: classes={classes!r}"
             )
-        if per_class is not None and (
-            isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1
-        ):
-            raise ValueError(
-                f"per_class must be an integer >= 1. Received: per_class={per_class!r}"
-            )
+        if per_class is not None:
+            check_int("per_class", per_class, 1)
         rng = np.random.default_rng(seed)
         new_label = np.full(n, -1, dtype="int32")
         new_label[chosen] = np.arange(len(chosen), dtype="int32")
@@ -248,13 +245,7 @@ def load_dataset(
     """
     if not isinstance(name, (str, os.PathLike)) or not str(name):
         raise ValueError(f"name must be a data set name or a path. Received: name={name!r}")
-    if isinstance(validation_split, bool) or not (
-        isinstance(validation_split, (int, float)) and 0 <= validation_split < 1
-    ):
-        raise ValueError(
-            "validation_split must be a fraction in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
+    check_number("validation_split", validation_split, 0, 1, kind="a fraction")
     if image_size is not None and (
         not isinstance(image_size, (tuple, list))
         or len(image_size) != 2

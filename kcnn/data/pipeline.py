@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from kcnn._validate import check_choice, check_int
 from kcnn.data.augment import augmentation, needs_one_hot
 
 if TYPE_CHECKING:
@@ -215,9 +216,7 @@ class InputPipeline(keras.utils.PyDataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next batches those of ``epoch`` (0-based), as when resuming a run."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch must be an integer >= 0. Received: epoch={epoch!r}")
-        self.epoch = epoch
+        self.epoch = check_int("epoch", epoch, 0)
         self._order = None
         self._iterator = None
 
@@ -378,14 +377,9 @@ def make_pipeline(
         model.fit(train, validation_data=val, epochs=10)
         ```
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1. Received: batch_size={batch_size!r}")
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {list(PATHS)}. Received: path={path!r}")
-    if isinstance(multiple_of, bool) or not isinstance(multiple_of, int) or multiple_of < 1:
-        raise ValueError(
-            f"multiple_of must be an integer >= 1. Received: multiple_of={multiple_of!r}"
-        )
+    check_int("batch_size", batch_size, 1)
+    check_choice("path", path, PATHS)
+    check_int("multiple_of", multiple_of, 1)
     if batch_size % multiple_of:
         raise ValueError(
             f"batch_size must be a multiple of multiple_of={multiple_of}. "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from kcnn._validate import check_choice, check_int, check_number
+
 #: Activations accepted by every builder's ``activation=`` argument.
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu", "leaky_relu", "sigmoid")
 
@@ -31,21 +33,8 @@ def channel_axis() -> int:
 
 def check_num_classes(num_classes, include_top: bool) -> None:
     """Raise a ValueError unless ``num_classes`` is an int >= 2 (only checked with a top)."""
-    if not include_top:
-        return
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            "num_classes must be an integer >= 2 when include_top=True. "
-            f"Received: num_classes={num_classes!r}"
-        )
-
-
-def check_choice(argument: str, value, accepted) -> None:
-    """Raise a ValueError naming ``argument`` unless ``value`` is one of ``accepted``."""
-    if value not in accepted:
-        raise ValueError(
-            f"{argument} must be one of {list(accepted)}. Received: {argument}={value!r}"
-        )
+    if include_top:
+        check_int("num_classes", num_classes, 2)
 
 
 def check_input_shape(input_shape, min_size: int = 1, model: str = "this model") -> tuple:
@@ -150,11 +139,21 @@ def check_common(
     check_choice("activation", activation, ACTIVATIONS)
     if not isinstance(include_top, bool):
         raise TypeError(f"include_top must be True or False. Received: include_top={include_top!r}")
+    check_classifier_activation(classifier_activation)
+    check_name(name)
+
+
+def check_classifier_activation(classifier_activation) -> None:
+    """Raise a TypeError unless ``classifier_activation`` is a string or None (logits)."""
     if classifier_activation is not None and not isinstance(classifier_activation, str):
         raise TypeError(
             "classifier_activation must be a string such as 'softmax', or None for logits. "
             f"Received: classifier_activation={classifier_activation!r}"
         )
+
+
+def check_name(name) -> None:
+    """Raise a ValueError unless the model's ``name`` is a non-empty string."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
 
@@ -176,6 +175,4 @@ def check_positive_ints(argument: str, values, allow_empty: bool = False) -> tup
 
 def check_rate(argument: str, value) -> float:
     """Validate a dropout rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{argument} must be a number in [0, 1). Received: {argument}={value!r}")
-    return float(value)
+    return float(check_number(argument, value, 0, 1, kind="a number"))

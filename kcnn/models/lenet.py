@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import keras
 
+from kcnn._validate import check_choice
 from kcnn.models import _common
 from kcnn.models.registry import register_model
 
@@ -72,7 +73,7 @@ def build_lenet(
         LeCun, Bottou, Bengio, Haffner. Gradient-based learning applied to document
         recognition. Proc. IEEE 86(11), 1998.
     """
-    _common.check_choice("variant", variant, tuple(_VARIANTS))
+    check_choice("variant", variant, tuple(_VARIANTS))
     default_activation, pool_layer = _VARIANTS[variant]
     activation = default_activation if activation is None else activation
     _common.check_common(

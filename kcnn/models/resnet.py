@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import keras
 
+from kcnn._validate import check_choice
 from kcnn.models import _common
 from kcnn.models.registry import register_variant
 
@@ -205,14 +206,14 @@ def build_resnet(
         He, Zhang, Ren, Sun. Deep residual learning for image recognition. CVPR 2016.
         Goyal et al. Accurate, large minibatch SGD: training ImageNet in 1 hour. 2017.
     """
-    _common.check_choice("depth", depth, tuple(RESNET_DEPTHS))
+    check_choice("depth", depth, tuple(RESNET_DEPTHS))
     style, block_kind, blocks = RESNET_DEPTHS[depth]
     default_shape, widths, total_stride = _STYLES[style]
     name = f"resnet{depth}" if name is None else name
     input_shape = default_shape if input_shape is None else input_shape
     shortcut = ("A" if style == "cifar" else "B") if shortcut is None else shortcut
     accepted_shortcuts = ("A", "B") if style == "cifar" else ("B",)
-    _common.check_choice("shortcut", shortcut, accepted_shortcuts)
+    check_choice("shortcut", shortcut, accepted_shortcuts)
     _common.check_common(
         num_classes=num_classes,
         include_top=include_top,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import keras
 
+from kcnn._validate import check_int
 from kcnn.models import _common
 from kcnn.models.registry import register_model
 
@@ -74,10 +75,7 @@ def build_simple_cnn(
     )
     filters = _common.check_positive_ints("filters", filters)
     (kernel_size,) = _common.check_positive_ints("kernel_size", kernel_size)
-    if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
-        raise ValueError(
-            f"dense_units must be an integer >= 0. Received: dense_units={dense_units!r}"
-        )
+    check_int("dense_units", dense_units, 0)
     dropout = _common.check_rate("dropout", dropout)
     input_shape = _common.check_input_shape(input_shape, min_size=2 ** len(filters), model=name)
 

@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from kcnn._backend import keras_home
+from kcnn._validate import check_choice
 from kcnn.models import _common
 from kcnn.models.registry import get_model_builder, list_models, register_model
 
@@ -108,7 +109,7 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     def __init__(self, mode: str, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        _common.check_choice("mode", mode, PREPROCESSING)
+        check_choice("mode", mode, PREPROCESSING)
         self.mode = mode
         self.data_format = data_format or keras.config.image_data_format()
 
@@ -238,13 +239,9 @@ def build_transfer(
     """
     _common.check_num_classes(num_classes, True)
     dropout = _common.check_rate("dropout", dropout)
-    _common.check_choice("pooling", pooling, ("avg", "max"))
+    check_choice("pooling", pooling, ("avg", "max"))
     hidden = _head_units(head)
-    if classifier_activation is not None and not isinstance(classifier_activation, str):
-        raise TypeError(
-            "classifier_activation must be a string such as 'softmax', or None for logits. "
-            f"Received: classifier_activation={classifier_activation!r}"
-        )
+    _common.check_classifier_activation(classifier_activation)
     if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
         raise TypeError(f"backbone_kwargs must be a dict. Received: {backbone_kwargs!r}")
 
@@ -252,8 +249,7 @@ def build_transfer(
         backbone, weights, input_shape, image_size, feature_layer, sha256, backbone_kwargs
     )
     name = f"transfer_{label}" if name is None else name
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
+    _common.check_name(name)
     shape = (
         tuple(features.input_shape[1:])
         if input_shape is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keras
 
+from kcnn._validate import check_choice
 from kcnn.models import _common
 from kcnn.models.registry import register_variant
 
@@ -84,8 +85,8 @@ def build_vgg(
         Simonyan, Zisserman. Very deep convolutional networks for large-scale image
         recognition. ICLR 2015.
     """
-    _common.check_choice("depth", depth, tuple(VGG_CONFIGS))
-    _common.check_choice("layout", layout, tuple(_LAYOUTS))
+    check_choice("depth", depth, tuple(VGG_CONFIGS))
+    check_choice("layout", layout, tuple(_LAYOUTS))
     default_shape, default_units, default_bn = _LAYOUTS[layout]
     input_shape = default_shape if input_shape is None else input_shape
     dense_units = default_units if dense_units is None else dense_units
