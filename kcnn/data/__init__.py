@@ -1,32 +1,34 @@
-"""Data sets, augmentation policies and input pipelines."""
+"""Data sets, augmentation policies and input pipelines.
 
-from kcnn.data.augment import (
-    POLICIES,
-    TRANSFORMS,
-    RandomPadCrop,
-    RandomResizedCrop,
-    augmentation,
-    needs_one_hot,
-)
-from kcnn.data.datasets import DATASETS, Dataset, load_dataset
-from kcnn.data.formats import read_cifar_batch, read_idx, read_image_folder, read_npz
-from kcnn.data.pipeline import InputPipeline, channel_stats, make_pipeline
+Names load on first use (`kcnn._lazy`), so that ``kcnn.data.datasets`` and
+``kcnn.data.formats`` can be imported without Keras (the command line reads the data set
+names from them); ``augment`` and ``pipeline`` import Keras when first used.
+"""
 
-__all__ = [
-    "DATASETS",
-    "POLICIES",
-    "TRANSFORMS",
-    "Dataset",
-    "InputPipeline",
-    "RandomPadCrop",
-    "RandomResizedCrop",
-    "augmentation",
-    "channel_stats",
-    "load_dataset",
-    "make_pipeline",
-    "needs_one_hot",
-    "read_cifar_batch",
-    "read_idx",
-    "read_image_folder",
-    "read_npz",
-]
+from kcnn._lazy import lazy_package
+
+_EXPORTS = {
+    "DATASETS": "kcnn.data.datasets:DATASETS",
+    "Dataset": "kcnn.data.datasets:Dataset",
+    "InputPipeline": "kcnn.data.pipeline:InputPipeline",
+    "POLICIES": "kcnn.data.augment:POLICIES",
+    "RandomPadCrop": "kcnn.data.augment:RandomPadCrop",
+    "RandomResizedCrop": "kcnn.data.augment:RandomResizedCrop",
+    "TRANSFORMS": "kcnn.data.augment:TRANSFORMS",
+    "augmentation": "kcnn.data.augment:augmentation",
+    "channel_stats": "kcnn.data.pipeline:channel_stats",
+    "load_dataset": "kcnn.data.datasets:load_dataset",
+    "make_pipeline": "kcnn.data.pipeline:make_pipeline",
+    "needs_one_hot": "kcnn.data.augment:needs_one_hot",
+    "read_cifar_batch": "kcnn.data.formats:read_cifar_batch",
+    "read_idx": "kcnn.data.formats:read_idx",
+    "read_image_folder": "kcnn.data.formats:read_image_folder",
+    "read_npz": "kcnn.data.formats:read_npz",
+}
+__all__ = sorted(_EXPORTS)
+
+# The submodules stay reachable as attributes (``kcnn.data.pipeline.PATHS``), as when this
+# package imported them all; they are not exported names.
+_SUBMODULES = {name: f"kcnn.data.{name}" for name in ("augment", "datasets", "formats", "pipeline")}
+
+lazy_package(__name__, {**_EXPORTS, **_SUBMODULES})

@@ -8,6 +8,8 @@ import pytest
 import kcnn
 from kcnn.data import datasets
 
+from ..conftest import run_python
+
 
 def test_digits_are_scaled_split_and_stratified():
     data = kcnn.data.load_dataset("digits", validation_split=0.1, seed=0)
@@ -139,3 +141,38 @@ def test_subset_keeps_classes_relabels_and_limits_training_images():
                             ({"per_class": 10_000}, "fewer than per_class=10000")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             data.subset(**kwargs)
+
+
+_IMPORT_DATASETS = """
+import json, sys
+import kcnn.data.datasets
+loaded = sorted(m for m in sys.modules if m.startswith("kcnn.data."))
+print(json.dumps({"keras": "keras" in sys.modules, "loaded": loaded}))
+"""
+
+
+def test_datasets_import_without_keras():
+    """``kcnn --help`` lists the data sets: reading kcnn.data.datasets must not import Keras."""
+    out = run_python(_IMPORT_DATASETS, keras.backend.backend())
+    assert out["loaded"] == ["kcnn.data.datasets", "kcnn.data.formats"]
+    assert out["keras"] is False
+
+
+def test_lazy_data_package_exports_the_same_names():
+    assert kcnn.data.__all__ == sorted(
+        ["DATASETS", "Dataset", "InputPipeline", "POLICIES", "RandomPadCrop", "RandomResizedCrop",
+         "TRANSFORMS", "augmentation", "channel_stats", "load_dataset", "make_pipeline",
+         "needs_one_hot", "read_cifar_batch", "read_idx", "read_image_folder", "read_npz"]
+    )  # fmt: skip
+    assert set(kcnn.data.__all__) <= set(dir(kcnn.data))
+    from kcnn.data import augment, formats, pipeline
+
+    homes = {"augment": augment, "datasets": datasets, "formats": formats, "pipeline": pipeline}
+    for name in kcnn.data.__all__:
+        home = homes[kcnn.data._EXPORTS[name].split(":")[0].rsplit(".", 1)[1]]
+        assert getattr(kcnn.data, name) is getattr(home, name), name
+    assert kcnn.data.pipeline is pipeline  # submodules stay reachable as attributes
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        kcnn.data.nothing  # noqa: B018
+    for layer in ("RandomPadCrop", "RandomResizedCrop"):  # still registered for load_model
+        assert keras.saving.get_registered_object(f"kcnn>{layer}") is getattr(augment, layer)
