@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 import kcnn
-from kcnn.train import callbacks as kc
+from kcnn.train import checkpoint as kc  # RunCheckpoint saves through kc.save_atomic
 
 CONFIG = dict(
     epochs=3, batch_size=64, optimizer="sgd", learning_rate=0.05, schedule="cosine",
