@@ -21,6 +21,8 @@ import contextlib
 import os
 import time
 
+from kcnn.cli import add_group_flags, strategy_from
+
 #: The `kcnn.distribute.Strategy` that --devices set up, used by `train` (None: one device).
 STRATEGY = None
 
@@ -39,11 +41,7 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
     parser.add_argument("--out", default=config.get("out", "runs"), help="run folders go here")
     if dataset:
         parser.add_argument("--dataset", default=config["dataset"], help="data set name or path")
-    group = parser.add_argument_group("several devices (see kcnn train --help)")
-    group.add_argument("--devices", help="all, a count, or names such as gpu:0,gpu:1")
-    group.add_argument("--addresses", help="HOST:PORT of process 0 first (several processes)")
-    group.add_argument("--num-processes", type=int, help="processes taking part")
-    group.add_argument("--process-id", type=int, help="this process's rank")
+    add_group_flags(parser)  # the same flags as kcnn train's
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
@@ -58,14 +56,7 @@ def parse_args(description: str, config: dict, argv=None, dataset: bool = False,
                 )
         os.environ["KERAS_BACKEND"] = args.backend
     global STRATEGY
-    from kcnn import distribute  # first, before the backend runs anything
-
-    STRATEGY = distribute.from_settings(
-        args.devices,
-        addresses=args.addresses,
-        num_processes=args.num_processes,
-        process_id=args.process_id,
-    )
+    STRATEGY = strategy_from(args)  # first, before the backend runs anything
     return args
 
 

@@ -165,3 +165,80 @@ def test_params_and_inspect_on_a_run_folder(tmp_path, capsys):
     assert "loss" in capsys.readouterr().out  # the top-losses table
     assert cli.main(["inspect", "grad-cam", str(run), "--index", "100000"]) == 2
     assert "--index must be in [0, " in capsys.readouterr().err
+
+
+_HELP_IMPORTS = """
+import contextlib, io, json, sys
+from kcnn.cli import main
+seen = {{}}
+for argv in (["--help"], ["train", "--help"], ["inspect", "--help"], ["bench", "--help"]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        main(argv)
+    seen[" ".join(argv)] = [m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules]
+print(json.dumps(seen))
+"""
+
+
+def test_help_imports_no_keras_and_no_backend():
+    done = subprocess.run([sys.executable, "-c", _HELP_IMPORTS.format()], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {k: [] for k in ("--help", "train --help", "inspect --help", "bench --help")}
+
+
+def test_train_flags_come_from_train_config():
+    import dataclasses
+
+    from kcnn.cli import build_parser
+    from kcnn.train import TrainConfig
+
+    args = build_parser().parse_args(["train"])
+    offered = [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)]
+    assert len(offered) == len(dataclasses.fields(TrainConfig)) - 1  # all but checkpoint
+    for field in offered:
+        assert getattr(args, field.name) == field.default, field.name
+    args = build_parser().parse_args(["train", "--lr", "0.1", "--steps-per-execution", "4",
+                                      "--jit-compile", "false", "--augment", "crop,cutout",
+                                      "--early-stopping", "3", "--mixed-precision"])  # fmt: skip
+    assert (args.learning_rate, args.steps_per_execution, args.jit_compile) == (0.1, 4, False)
+    assert (args.augment, args.early_stopping, args.mixed_precision) == (
+        ["crop", "cutout"],
+        3,
+        True,
+    )
+
+
+def test_resume_makes_the_stored_settings_the_defaults(tmp_path, capsys):
+    from kcnn.cli import build_parser
+    from kcnn.train import TrainConfig
+
+    stored = {**TrainConfig(epochs=4, learning_rate=0.05, augment=["crop"]).to_dict(),
+              "model": "lenet5", "dataset": "digits", "image_size": [28, 28],
+              "validation_split": 0.2, "backend": "jax"}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    argv = ["train", "--resume", str(tmp_path), "--epochs", "6"]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.epochs, args.learning_rate, args.augment) == (6, 0.05, ["crop"])
+    assert (args.model, args.image_size, args.validation_split) == ("lenet5", [28, 28], 0.2)
+    assert cli.main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "is not a kcnn run folder" in capsys.readouterr().err
+
+
+def test_the_dataset_names_in_the_help_are_kcnn_data_s():
+    import kcnn
+    from kcnn.cli.train import DATASET_NAMES
+
+    assert DATASET_NAMES == tuple(kcnn.data.DATASETS)
+
+
+def test_no_tensorflow_line_on_a_normal_command():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kcnn.cli", "models", "--no-params"], capture_output=True,
+        text=True, check=True, env={**env, "KERAS_BACKEND": "tensorflow"},
+    )  # fmt: skip
+    assert "lenet5" in done.stdout
+    for noise in ("cpu_feature_guard", "absl", "oneDNN", "I0000"):
+        assert noise not in done.stderr, done.stderr

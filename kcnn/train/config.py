@@ -34,11 +34,21 @@ def early_stopping_patience(patience: str | int) -> int:
 
 
 # Readers of command-line text for the fields whose values are not plain numbers or words.
-def _auto_or_count(text: str):
-    return text if text == "auto" else int(text)
+def parse_auto_or_count(text: str):
+    """``"auto"`` or a whole number >= 1, from text."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"expected auto or an integer >= 1; received {text!r}")
+    return value
 
 
-def _auto_or_bool(text: str):
+def parse_auto_or_bool(text: str):
+    """``"auto"``, True or False, from ``auto``, ``true`` or ``false``."""
     choices = {"auto": "auto", "true": True, "false": False}
     if text.lower() not in choices:
         raise ValueError(f"expected auto, true or false; received {text!r}")
@@ -157,10 +167,10 @@ class TrainConfig:
         "auto",
         "training steps per call of the train function; auto: 4 for TensorFlow on a CPU, "
         "else 1 (see `kcnn bench`)",
-        parse=_auto_or_count,
+        parse=parse_auto_or_count,
     )
     jit_compile: bool | str = _option(
-        "auto", "XLA compilation: auto (Keras' choice), true or false", parse=_auto_or_bool
+        "auto", "XLA compilation: auto (Keras' choice), true or false", parse=parse_auto_or_bool
     )
     data_path: str = _option("device", "where batches are made and augmented", choices=DATA_PATHS)
     verbose: int = _option(1, "Keras progress output", choices=(0, 1, 2))

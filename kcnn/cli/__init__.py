@@ -1,0 +1,76 @@
+"""The ``kcnn`` command: thin shells over the library functions, one module per command.
+
+kcnn models                       table of registered models
+kcnn summary NAME [--input-shape H,W,C] [--num-classes N]
+kcnn train [--model simple_cnn] [--dataset digits] [--epochs 10] ...
+kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
+kcnn rf MODEL [--all] [--measure LAYER]     receptive field per layer
+kcnn params MODEL                 parameters per layer
+kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
+kcnn bench [--model simple_cnn] [--backends tensorflow,jax,torch]   training images/s
+
+Building the parser imports no Keras, so ``kcnn --help`` and ``kcnn COMMAND --help``
+answer at once; a command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from kcnn.cli._common import add_group_flags, strategy_from
+
+__all__ = ["COMMANDS", "add_group_flags", "build_parser", "main", "strategy_from"]
+
+#: Command -> the module that adds its parser and runs it, in the order --help lists them.
+COMMANDS = {
+    "models": "kcnn.cli.models",
+    "summary": "kcnn.cli.summary",
+    "rf": "kcnn.cli.rf",
+    "params": "kcnn.cli.params",
+    "inspect": "kcnn.cli.inspect",
+    "train": "kcnn.cli.train",
+    "bench": "kcnn.cli.bench",
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``kcnn`` parser; given the command line, a resumed run's settings become
+    ``kcnn train``'s defaults."""
+    parser = argparse.ArgumentParser(
+        prog="kcnn",
+        description="Convolutional image classifiers with Keras 3 on TensorFlow, JAX or "
+        "PyTorch (choose with the KERAS_BACKEND environment variable).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        sub = importlib.import_module(module).add_parser(commands)
+        if name == "train" and argv and argv[0] == "train":
+            importlib.import_module(module).resume_defaults(sub, argv[1:])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kcnn`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # TensorFlow prints its start-up lines (absl, cpu_feature_guard) unless this is set
+    # before it loads; a user's own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except (ValueError, FileNotFoundError) as error:  # an unreadable --resume folder
+        print(f"kcnn train: error: {error}", file=sys.stderr)
+        return 2
+    import kcnn  # noqa: F401  (selects an installed backend before Keras loads)
+
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
+        print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    # A diverged run or a benchmark worker that failed or hung: the message says which.
+    except (RuntimeError, TimeoutError) as error:
+        print(f"kcnn {args.command}: {error}", file=sys.stderr)
+        return 1

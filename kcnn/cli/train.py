@@ -1,0 +1,148 @@
+"""``kcnn train``: train a model and write a run folder; ``--resume`` continues one.
+
+The training flags come from `kcnn.train.TrainConfig`'s fields: their defaults, and the
+help, flag name and reader each field's metadata gives. With ``--resume RUN_DIR`` the run's
+stored ``config.json`` becomes the parser's defaults before the one parse, so the flags
+given on the command line override the stored settings (timm's ``_parse_args``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from kcnn.cli._common import add_group_flags, ints, strategy_from, text_type
+from kcnn.train.config import TrainConfig
+
+#: Flags that say how to rebuild the model and reload the data; stored in config.json.
+RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
+#: The named data sets (kcnn.data.DATASETS; a test keeps the two equal).
+DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
+
+
+def config_fields() -> list:
+    """`TrainConfig`'s fields that the command line offers."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)]
+
+
+def _add_config_flag(parser, field) -> None:
+    meta = field.metadata
+    flag = "--" + (meta.get("flag") or field.name).replace("_", "-")
+    default_text = "off" if field.default is None else field.default
+    help_text = meta["help"]
+    if "(default:" not in help_text:
+        help_text += f" (default: {default_text})"
+    if meta.get("switch"):
+        parser.add_argument(flag, dest=field.name, action="store_true", default=field.default,
+                            help=help_text)  # fmt: skip
+        return
+    kind = meta.get("parse") or (type(field.default) if field.default is not None else str)
+    parser.add_argument(
+        flag, dest=field.name, type=text_type(kind), default=field.default,
+        choices=meta.get("choices"), metavar=meta.get("metavar"), help=help_text,
+    )  # fmt: skip
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    train = commands.add_parser(
+        "train",
+        help="train a model and write a run folder",
+        description="Train a model and write runs/<model>-<timestamp>/ with config.json, "
+        "curves.png, history.json/.csv and report.md (rewritten every epoch), a checkpoint "
+        "per epoch, and at the end model.keras, confusion.png and metrics.json. "
+        "--resume RUN_DIR continues a killed run from its last checkpoint.",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this run folder from its last checkpoint, with its own settings "
+        "(flags given here override them, e.g. more --epochs)",
+    )
+    train.add_argument("--model", default="simple_cnn", help="model name (default: simple_cnn)")
+    train.add_argument(
+        "--dataset",
+        default="digits",
+        help=f"{', '.join(DATASET_NAMES)}, a .npz file, a folder (IDX files, CIFAR batches or "
+        "one sub-folder of images per class), or tfds:NAME (default: digits)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=ints(2, "28,28"),
+        help="resize images to HEIGHT,WIDTH, e.g. 28,28 (default: native size)",
+    )
+    train.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.1,
+        help="fraction of the training set held out for validation (default: 0.1)",
+    )
+    train.add_argument("--out", default="runs", help="folder for run folders (default: runs)")
+    for field in config_fields():
+        _add_config_flag(train, field)
+    add_group_flags(train)
+    train.set_defaults(run=run)
+    return train
+
+
+def stored_defaults(run_dir: str) -> dict:
+    """A resumed run's settings as parser defaults (config fields and run flags)."""
+    from kcnn.train.run import RunFolder
+
+    stored = RunFolder(run_dir).read_config()
+    names = {f.name for f in config_fields()} | set(RUN_FLAGS)
+    return {k: v for k, v in stored.items() if k in names}
+
+
+def resume_defaults(train_parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Make a resumed run's stored settings ``train_parser``'s defaults when ``argv`` (the
+    words after ``train``) has ``--resume``."""
+    finder = argparse.ArgumentParser(add_help=False)
+    finder.add_argument("--resume")
+    found, _ = finder.parse_known_args(argv)
+    if found.resume:
+        train_parser.set_defaults(**stored_defaults(found.resume))
+
+
+def run(args) -> int:
+    import contextlib
+
+    import keras
+
+    from kcnn.data.datasets import load_dataset
+    from kcnn.models.registry import build_model
+    from kcnn.train.fit import fit
+
+    strategy = strategy_from(args)  # first, before the backend runs anything
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in config_fields()})
+    run_flags = {flag: getattr(args, flag) for flag in RUN_FLAGS}
+    size = run_flags["image_size"]
+    data = load_dataset(
+        run_flags["dataset"], validation_split=run_flags["validation_split"], seed=config.seed,
+        image_size=tuple(size) if size else None,
+    )  # fmt: skip
+    if strategy is None or strategy.is_chief:
+        print(f"{data}  backend={keras.backend.backend()}")
+    keras.utils.set_random_seed(config.seed)  # the same initial weights in every process
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(
+            run_flags["model"], input_shape=data.input_shape, num_classes=data.num_classes
+        )
+    _, path = fit(
+        model, data, config, run_dir=None if args.resume else args.out, resume=args.resume,
+        run_info=run_flags, distribute=strategy,
+    )  # fmt: skip
+    if path is not None:  # process 0 writes and reports
+        _report(path)
+    return 0
+
+
+def _report(path) -> None:
+    from kcnn.train.run import load_run
+
+    finished = load_run(path)
+    validation = [v for v in finished.history.get("val_accuracy", []) if v == v]
+    if validation:
+        print(f"best validation accuracy: {max(validation):.4f}")
+    if "test_accuracy" in finished.metrics:
+        print(f"test accuracy: {finished.metrics['test_accuracy']:.4f}")
+    print(f"run folder: {path}")
