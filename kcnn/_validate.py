@@ -10,6 +10,17 @@ import math
 from collections.abc import Iterable
 
 
+def _bounds(low, high, low_open: bool, high_open: bool) -> str:
+    """``"in [low, high)"``, ``">= low"``, ``"<= high"`` ... or ``""`` without bounds."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high}"
+    return ""
+
+
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` if it is an integer (not a bool) in ``[minimum, maximum]``.
 
@@ -19,14 +30,7 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
     ok = not isinstance(value, bool) and isinstance(value, int)
     ok = ok and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     if not ok:
-        if minimum is not None and maximum is not None:
-            expected = f"an integer in [{minimum}, {maximum}]"
-        elif minimum is not None:
-            expected = f"an integer >= {minimum}"
-        elif maximum is not None:
-            expected = f"an integer <= {maximum}"
-        else:
-            expected = "an integer"
+        expected = " ".join(p for p in ("an integer", _bounds(minimum, maximum, False, False)) if p)
         raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
     return value
 
@@ -60,15 +64,8 @@ def check_number(
         and (high is None or (value < high if high_open else value <= high))
     )
     if not ok:
-        if low is not None and high is not None:
-            expected = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        elif low is not None:
-            expected = f"{'>' if low_open else '>='} {low}"
-        elif high is not None:
-            expected = f"{'<' if high_open else '<='} {high}"
-        else:
-            expected = ""
-        expected = " ".join(part for part in (kind or "", expected) if part) or "a finite number"
+        parts = (kind or "", _bounds(low, high, low_open, high_open))
+        expected = " ".join(part for part in parts if part) or "a finite number"
         raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
     return value
 
