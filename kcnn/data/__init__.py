@@ -29,6 +29,8 @@ __all__ = sorted(_EXPORTS)
 
 # The submodules stay reachable as attributes (``kcnn.data.pipeline.PATHS``), as when this
 # package imported them all; they are not exported names.
-_SUBMODULES = {name: f"kcnn.data.{name}" for name in ("augment", "datasets", "formats", "pipeline")}
+_SUBMODULES = {
+    name: f"kcnn.data.{name}" for name in ("augment", "datasets", "formats", "pipeline", "sources")
+}
 
 lazy_package(__name__, {**_EXPORTS, **_SUBMODULES})

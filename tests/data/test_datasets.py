@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kcnn
-from kcnn.data import datasets
+from kcnn.data import datasets, sources
 
 from ..conftest import run_python
 
@@ -100,7 +100,7 @@ def test_fashion_mnist_from_kcnn_data_dir(tmp_path, monkeypatch):
 def test_fashion_mnist_missing_everywhere_says_where_to_put_files(tmp_path, monkeypatch):
     monkeypatch.setenv("KCNN_DATA_DIR", str(tmp_path / "nothing"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
 
     def offline():
         raise OSError("network unreachable")
@@ -154,7 +154,7 @@ print(json.dumps({"keras": "keras" in sys.modules, "loaded": loaded}))
 def test_datasets_import_without_keras():
     """``kcnn --help`` lists the data sets: reading kcnn.data.datasets must not import Keras."""
     out = run_python(_IMPORT_DATASETS, keras.backend.backend())
-    assert out["loaded"] == ["kcnn.data.datasets", "kcnn.data.formats"]
+    assert out["loaded"] == ["kcnn.data.datasets", "kcnn.data.formats", "kcnn.data.sources"]
     assert out["keras"] is False
 
 
