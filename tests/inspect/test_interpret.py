@@ -293,6 +293,19 @@ def test_grad_cam_on_simple_cnn_and_resnet20_and_bad_layers(simple_cnn, tmp_path
         plot_grad_cam(resnet, x, alpha=2)
 
 
+def _tf_on_cpu() -> bool:
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+@pytest.mark.skipif(
+    _tf_on_cpu(),
+    reason="TensorFlow 2.21's CPU kernels run no channels_first Conv2D (eager or in "
+    "tf.function): 'The Conv2D op currently only supports the NHWC tensor format on the CPU'",
+)
 def test_channels_first(tmp_path):
     keras.config.set_image_data_format("channels_first")
     try:
