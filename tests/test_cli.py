@@ -170,7 +170,7 @@ def test_params_and_inspect_on_a_run_folder(tmp_path, capsys):
 _HELP_IMPORTS = """
 import contextlib, io, json, sys
 from kcnn.cli import main
-seen = {{}}
+seen = {}
 for argv in (["--help"], ["train", "--help"], ["inspect", "--help"], ["bench", "--help"]):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         main(argv)
@@ -180,7 +180,7 @@ print(json.dumps(seen))
 
 
 def test_help_imports_no_keras_and_no_backend():
-    done = subprocess.run([sys.executable, "-c", _HELP_IMPORTS.format()], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", _HELP_IMPORTS], capture_output=True,
                           text=True, check=True)  # fmt: skip
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {k: [] for k in ("--help", "train --help", "inspect --help", "bench --help")}
@@ -208,27 +208,60 @@ def test_train_flags_come_from_train_config():
     )
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "x"], "argument --epochs: expected an integer; received 'x'"),
+        (["--lr", "fast"], "argument --lr: expected a number; received 'fast'"),
+        (["--jit-compile", "maybe"], "expected auto, true or false; received 'maybe'"),
+        (["--steps-per-execution", "0"], "expected auto or an integer >= 1; received '0'"),
+    ],
+)
+def test_a_bad_train_flag_names_the_flag_the_value_and_what_it_takes(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["train", *argv])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_resume_makes_the_stored_settings_the_defaults(tmp_path, capsys):
     from kcnn.cli import build_parser
+    from kcnn.cli.train import RUN_FLAGS, config_fields
     from kcnn.train import TrainConfig
 
-    stored = {**TrainConfig(epochs=4, learning_rate=0.05, augment=["crop"]).to_dict(),
-              "model": "lenet5", "dataset": "digits", "image_size": [28, 28],
-              "validation_split": 0.2, "backend": "jax"}  # fmt: skip
+    config = TrainConfig(epochs=4, learning_rate=0.05, augment=["crop"], optimizer="sgd",
+                         early_stopping="quick", steps_per_execution=2, jit_compile=False,
+                         mixed_precision=True, seed=7, verbose=0)  # fmt: skip
+    run_flags = {"model": "lenet5", "dataset": "digits", "image_size": [28, 28],
+                 "validation_split": 0.2}  # fmt: skip
+    stored = {**config.to_dict(), **run_flags, "backend": "jax"}
     (tmp_path / "config.json").write_text(json.dumps(stored))
-    argv = ["train", "--resume", str(tmp_path), "--epochs", "6"]
+    argv = ["train", "--resume", str(tmp_path), "--epochs", "3"]
     args = build_parser(argv).parse_args(argv)
-    assert (args.epochs, args.learning_rate, args.augment) == (6, 0.05, ["crop"])
-    assert (args.model, args.image_size, args.validation_split) == ("lenet5", [28, 28], 0.2)
+    names = [f.name for f in config_fields()] + list(RUN_FLAGS)
+    assert {n: getattr(args, n) for n in names} == {n: stored[n] for n in names} | {"epochs": 3}
+    argv = ["train", "--resume", str(tmp_path), "--lr", "0.2", "--augment", "flip_crop"]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.epochs, args.learning_rate, args.augment) == (4, 0.2, "flip_crop")
     assert cli.main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
     assert "is not a kcnn run folder" in capsys.readouterr().err
 
 
-def test_the_dataset_names_in_the_help_are_kcnn_data_s():
+def test_train_help_names_every_data_set_and_each_default(capsys):
     import kcnn
-    from kcnn.cli.train import DATASET_NAMES
 
-    assert DATASET_NAMES == tuple(kcnn.data.DATASETS)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"{', '.join(kcnn.data.DATASETS)}, a .npz file" in out
+    for shown in (
+        "--lr LR learning rate (default: 0.001)",
+        "(default: simple_cnn)",
+        "--early-stopping PATIENCE",
+        "(default: off)",
+        "--mixed-precision",
+    ):
+        assert shown in out, shown
 
 
 def test_no_tensorflow_line_on_a_normal_command():

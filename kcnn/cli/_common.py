@@ -28,14 +28,23 @@ def ints(count: int, example: str):
     return parse
 
 
+#: What the message of a bad value says was expected, for the plain readers.
+_EXPECTED = {int: "an integer", float: "a number"}
+
+
 def text_type(parse):
-    """An argparse type from a text-to-value function that raises ValueError."""
+    """An argparse type from a text-to-value function that raises ValueError; argparse
+    adds the flag's name to the message."""
 
     def convert(text: str):
         try:
             return parse(text)
         except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error) or f"cannot read {text!r}") from None
+            if parse in _EXPECTED:
+                message = f"expected {_EXPECTED[parse]}; received {text!r}"
+            else:
+                message = str(error) or f"cannot read {text!r}"
+            raise argparse.ArgumentTypeError(message) from None
 
     convert.__name__ = getattr(parse, "__name__", "value").lstrip("_")
     return convert

@@ -16,8 +16,6 @@ from kcnn.train.config import TrainConfig
 
 #: Flags that say how to rebuild the model and reload the data; stored in config.json.
 RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
-#: The named data sets (kcnn.data.DATASETS; a test keeps the two equal).
-DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
 
 
 def config_fields() -> list:
@@ -26,24 +24,28 @@ def config_fields() -> list:
 
 
 def _add_config_flag(parser, field) -> None:
+    """``--x-y`` for field ``x_y`` (or ``--FLAG`` from its metadata), with the field's
+    default and help."""
     meta = field.metadata
-    flag = "--" + (meta.get("flag") or field.name).replace("_", "-")
-    default_text = "off" if field.default is None else field.default
+    name = meta.get("flag") or field.name
     help_text = meta["help"]
-    if "(default:" not in help_text:
-        help_text += f" (default: {default_text})"
-    if meta.get("switch"):
-        parser.add_argument(flag, dest=field.name, action="store_true", default=field.default,
-                            help=help_text)  # fmt: skip
+    if meta.get("switch"):  # off unless given, as its help says
+        parser.add_argument("--" + name.replace("_", "-"), dest=field.name,
+                            action="store_true", default=field.default, help=help_text)  # fmt: skip
         return
+    if "(default:" not in help_text:
+        help_text += f" (default: {'none' if field.default is None else field.default})"
     kind = meta.get("parse") or (type(field.default) if field.default is not None else str)
     parser.add_argument(
-        flag, dest=field.name, type=text_type(kind), default=field.default,
-        choices=meta.get("choices"), metavar=meta.get("metavar"), help=help_text,
+        "--" + name.replace("_", "-"), dest=field.name, type=text_type(kind),
+        default=field.default, choices=meta.get("choices"), help=help_text,
+        metavar=meta.get("metavar") or (None if meta.get("choices") else name.upper()),
     )  # fmt: skip
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
+    from kcnn.data.datasets import DATASETS  # imports NumPy, no Keras
+
     train = commands.add_parser(
         "train",
         help="train a model and write a run folder",
@@ -62,7 +64,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     train.add_argument(
         "--dataset",
         default="digits",
-        help=f"{', '.join(DATASET_NAMES)}, a .npz file, a folder (IDX files, CIFAR batches or "
+        help=f"{', '.join(DATASETS)}, a .npz file, a folder (IDX files, CIFAR batches or "
         "one sub-folder of images per class), or tfds:NAME (default: digits)",
     )
     train.add_argument(
@@ -72,7 +74,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--validation-split",
-        type=float,
+        type=text_type(float),
         default=0.1,
         help="fraction of the training set held out for validation (default: 0.1)",
     )
