@@ -22,6 +22,7 @@ _EXPORTS = {
     "build_model": "kcnn.models.registry:build_model",
     "data": "kcnn.data",
     "distribute": "kcnn.distribute",
+    "infer": "kcnn.infer",
     "inspect": "kcnn.inspect",
     "list_models": "kcnn.models.registry:list_models",
     "models": "kcnn.models",

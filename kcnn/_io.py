@@ -17,6 +17,8 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,8 +125,46 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     return Path(path)
 
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Save a Keras model to a ``.keras`` file atomically."""
+def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save a Keras model to a ``.keras`` file atomically.
+
+    ``metadata`` entries are added to the archive's ``metadata.json`` (beside Keras' own
+    ``keras_version`` and ``date_saved``), which Keras does not read when it loads; read
+    them back with `read_keras_metadata`.
+    """
     with atomic_path(path) as tmp:
         model.save(tmp)
+        if metadata:
+            _add_keras_metadata(tmp, metadata)
     return Path(path)
+
+
+_KERAS_METADATA = "metadata.json"
+
+
+def _add_keras_metadata(archive: Path, metadata: dict) -> None:
+    """Rewrite a ``.keras`` zip with ``metadata`` merged into its ``metadata.json`` (a zip
+    member cannot be replaced in place; a fourth member would make Keras extract the whole
+    archive to a temporary folder on every load)."""
+    rewritten = _temp_path(archive)
+    try:
+        with zipfile.ZipFile(archive) as source, zipfile.ZipFile(rewritten, "w") as target:
+            for info in source.infolist():
+                if info.filename == _KERAS_METADATA:
+                    merged = {**json.loads(source.read(info)), **metadata}
+                    target.writestr(info, json.dumps(merged))
+                    continue
+                with source.open(info) as reader, target.open(info, "w") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 20)
+        os.replace(rewritten, archive)
+    finally:
+        rewritten.unlink(missing_ok=True)
+
+
+def read_keras_metadata(path: str | os.PathLike) -> dict:
+    """A ``.keras`` file's ``metadata.json`` (``{}`` when it has none, or is not a zip)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(_KERAS_METADATA))
+    except (KeyError, zipfile.BadZipFile, ValueError):
+        return {}

@@ -7,6 +7,8 @@ kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
 kcnn rf MODEL [--all] [--measure LAYER]     receptive field per layer
 kcnn params MODEL                 parameters per layer
 kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
+kcnn predict RUN_OR_MODEL IMAGE... [--top-k 3] [--csv out.csv] [--tta]
+kcnn evaluate RUN_OR_MODEL [--dataset NAME|PATH] [--split test|val|train] [--out DIR]
 kcnn bench [--model simple_cnn] [--backends tensorflow,jax,torch]   training images/s
 
 Building the parser imports no Keras, so ``kcnn --help`` and ``kcnn COMMAND --help``
@@ -32,6 +34,8 @@ COMMANDS = {
     "params": "kcnn.cli.params",
     "inspect": "kcnn.cli.inspect",
     "train": "kcnn.cli.train",
+    "predict": "kcnn.cli.predict",
+    "evaluate": "kcnn.cli.evaluate",
     "bench": "kcnn.cli.bench",
 }
 

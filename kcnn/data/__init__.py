@@ -8,6 +8,7 @@ names from them); ``augment`` and ``pipeline`` import Keras when first used.
 from kcnn._lazy import lazy_package
 
 _EXPORTS = {
+    "Contract": "kcnn.data.contract:Contract",
     "DATASETS": "kcnn.data.datasets:DATASETS",
     "Dataset": "kcnn.data.datasets:Dataset",
     "InputPipeline": "kcnn.data.pipeline:InputPipeline",
@@ -23,6 +24,7 @@ _EXPORTS = {
     "read_cifar_batch": "kcnn.data.formats:read_cifar_batch",
     "read_idx": "kcnn.data.formats:read_idx",
     "read_image_folder": "kcnn.data.formats:read_image_folder",
+    "read_contract": "kcnn.data.contract:read_contract",
     "read_npz": "kcnn.data.formats:read_npz",
 }
 __all__ = sorted(_EXPORTS)
@@ -30,7 +32,8 @@ __all__ = sorted(_EXPORTS)
 # The submodules stay reachable as attributes (``kcnn.data.pipeline.PATHS``), as when this
 # package imported them all; they are not exported names.
 _SUBMODULES = {
-    name: f"kcnn.data.{name}" for name in ("augment", "datasets", "formats", "pipeline", "sources")
+    name: f"kcnn.data.{name}"
+    for name in ("augment", "contract", "datasets", "formats", "pipeline", "sources")
 }
 
 lazy_package(__name__, {**_EXPORTS, **_SUBMODULES})

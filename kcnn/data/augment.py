@@ -290,6 +290,14 @@ def _layer(transform: str, seed: int, value_range, options: Mapping):
     return keras.layers.CutMix(factor=options.get("cutmix_factor", 1.0), seed=seed, name="cutmix")
 
 
+def refused(transform: str, rules: Mapping, allow: Sequence[str] = ()) -> str | None:
+    """Why a data set's label ``rules`` refuse ``transform`` (one of `TRANSFORMS`), or None
+    when it keeps the labels (or its rule is in ``allow``). Training augmentation and
+    test-time augmentation (`kcnn.infer`) both ask this."""
+    rule = _RULE_OF.get(transform)
+    return rules[rule] if rule in rules and rule not in allow else None
+
+
 def default_padding(image_shape) -> int:
     """The crop's padding for an image shape: an eighth of the smaller side, at least 1.
 
@@ -411,10 +419,11 @@ def augmentation(
         )
     name = getattr(dataset, "name", "this data set")
     for step in steps:
-        rule = _RULE_OF.get(step) if isinstance(step, str) else None
-        if rule in rules and rule not in allow:
+        reason = refused(step, rules, allow) if isinstance(step, str) else None
+        if reason:
+            rule = _RULE_OF[step]
             raise ValueError(
-                f"{step!r} would break the labels of {name}: {rules[rule]}. "
+                f"{step!r} would break the labels of {name}: {reason}. "
                 f"Pass allow=({rule!r},) to apply it anyway."
             )
     image_shape = getattr(dataset, "input_shape", None)

@@ -63,6 +63,25 @@ _LABEL_RULES = {
 }
 
 
+#: The class names of the named data sets, without loading them.
+NAMED_CLASSES = {
+    "digits": tuple(str(i) for i in range(10)),
+    "mnist": tuple(str(i) for i in range(10)),
+    "fashion_mnist": FASHION_MNIST_CLASSES,
+    "cifar10": CIFAR10_CLASSES,
+    "cifar100": CIFAR100_CLASSES,
+}
+
+
+def label_rules_for(name: str, channels: int) -> dict:
+    """The label rules of a data set called ``name`` whose images have ``channels``
+    channels: the named data sets' own, plus no colour jitter for grayscale images."""
+    rules = dict(_LABEL_RULES.get(name, {}))
+    if channels == 1:
+        rules.update(_GRAYSCALE_RULE)
+    return rules
+
+
 @dataclass
 class Dataset:
     """Train, validation and test arrays with what describes them.
@@ -274,10 +293,7 @@ def _assemble(raw: Raw, validation_split: float, seed: int, image_size) -> Datas
     splits = {"train": x_train, "val": x_val, "test": images["test"]}
     if image_size is not None:
         splits = {k: _resize(v, image_size) for k, v in splits.items()}
-    channels = splits["train"].shape[-1]
-    rules = dict(_LABEL_RULES.get(raw.name, {}))
-    if channels == 1:
-        rules.update(_GRAYSCALE_RULE)
+    rules = label_rules_for(raw.name, channels=splits["train"].shape[-1])
     return Dataset(
         name=raw.name,
         x_train=_to_data_format(splits["train"]),

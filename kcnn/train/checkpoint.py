@@ -96,10 +96,11 @@ class RunCheckpoint(_EpochHistory):
         return {"directory": self.directory, "keep": self.keep}
 
 
-def save_atomic(model: keras.Model, path: str | os.PathLike) -> None:
-    """Save a ``.keras`` file through a temporary file, fsync and an atomic rename."""
+def save_atomic(model: keras.Model, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Save a ``.keras`` file through a temporary file, fsync and an atomic rename
+    (``metadata``: entries for the archive's ``metadata.json``, see `kcnn._io.save_model`)."""
     with unsynchronized_for_saving(model):
-        _io.save_model(model, path)
+        _io.save_model(model, path, metadata)
 
 
 def read_checkpoint(directory: str | os.PathLike) -> dict | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from kcnn.data.contract import Contract
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
 from kcnn.distribute.strategy import SingleDevice, Strategy
@@ -297,7 +298,7 @@ def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, se
     """The final files: the model, the test set's confusion matrix and the metrics."""
     from kcnn.train.run import CONFUSION, MODEL
 
-    save_atomic(model, folder / MODEL)
+    save_atomic(model, folder / MODEL, Contract.for_model(model, data).metadata())
     metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
     if initial_epoch:
         metrics["resumed_at_epoch"] = initial_epoch
