@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import keras
@@ -28,7 +30,55 @@ def load_benchmark(path: str, name: str | None = None):
 
 
 def pytest_report_header(config):
-    return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+    rotation = (
+        "every slow check runs here (KCNN_ROTATE=0)"
+        if not _rotating()
+        else "slow checks (marked rotate or learning) take turns over the backends"
+    )
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}; {rotation}"
+
+
+def _rotating() -> bool:
+    return os.environ.get("KCNN_ROTATE", "1") != "0"
+
+
+def rotation_owner(item, day: int | None = None) -> str | None:
+    """The backend whose suite runs a slow check today, or None for an ordinary test.
+
+    The suite runs once per backend. A test marked ``rotate`` (multi-process runs, other
+    backends in subprocesses, benchmarks) or ``learning`` (trains on real data) runs in one
+    of the three runs, chosen by a hash of its name plus the day, so every day each such
+    check runs once and over three days it has run on every backend. ``rotate(backends=...)``
+    names the backends it can run on; a test parametrized by ``other_backend`` belongs to
+    the pair of backends it involves. ``KCNN_ROTATE=0`` runs every check on every backend.
+    """
+    marker = item.get_closest_marker("rotate")
+    if marker is None and item.get_closest_marker("learning") is None:
+        return None
+    backends = tuple(marker.kwargs.get("backends", BACKENDS)) if marker else BACKENDS
+    key = f"{item.path.name}::{item.originalname}"
+    params = dict(getattr(getattr(item, "callspec", None), "params", {}))
+    if "other_backend" in params:
+        pair = {keras.backend.backend(), params.pop("other_backend")}
+        backends = tuple(b for b in BACKENDS if b in pair and b in backends)
+        key += "|" + ",".join(sorted(pair))
+    key += "|" + repr(sorted((k, str(v)) for k, v in params.items()))
+    day = datetime.date.today().toordinal() if day is None else day
+    return backends[(zlib.crc32(key.encode()) + day) % len(backends)] if backends else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the slow checks that another backend's run takes today."""
+    if not _rotating():
+        return
+    here = keras.backend.backend()
+    kept, left = [], []
+    for item in items:
+        owner = rotation_owner(item)
+        (left if owner is not None and owner != here else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 def pytest_generate_tests(metafunc):

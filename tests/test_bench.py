@@ -85,6 +85,7 @@ def test_failing_worker_names_its_error(tmp_path):
         bench.run_benchmark("lenet5", [contender], images=8, repeats=1, pipeline=None)
 
 
+@pytest.mark.rotate
 def test_hung_worker_times_out(tmp_path):
     path = tmp_path / "hung.py"
     path.write_text("import time\n\ndef train(session):\n    time.sleep(600)\n")
@@ -112,6 +113,7 @@ def test_bad_arguments(kwargs, message):
         bench.run_benchmark(**arguments)
 
 
+@pytest.mark.rotate
 def test_kcnn_contender_trains_and_times_its_pipeline():
     contenders = bench.kcnn_contenders([BACKEND], batch_sizes=(32,))
     assert [c.label for c in contenders] == [f"kcnn ({BACKEND})"]
@@ -200,6 +202,7 @@ def test_baseline_contenders(tmp_path):
     assert labels == ["keras (jax)", "keras (torch)", "torch eager", "torch.compile"]
 
 
+@pytest.mark.rotate
 def test_cli_bench_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(

@@ -39,6 +39,7 @@ def test_refuses_torch():
 
 
 @pytest.mark.skipif(BACKEND == "torch", reason="no data-parallel path in Keras 3.15")
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_two_devices_against_one_for_real(tmp_path):
     out = tmp_path / "dp.json"
     report = dp.main(

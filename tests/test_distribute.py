@@ -208,6 +208,7 @@ def test_cli_train_on_one_device_strategy(tmp_path, capsys):
 
 
 @supported
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_cli_trains_in_a_group_when_keras_variables_say_so(tmp_path, capsys, monkeypatch):
     """$KERAS_DISTRIBUTION_NUM_PROCESSES alone switches kcnn train to a strategy (a group
     of one process here)."""
@@ -291,6 +292,7 @@ def test_one_step_on_two_devices_equals_one_device(tmp_path):
 
 
 @supported
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_two_processes_train_as_one_and_only_process_0_writes(tmp_path):
     """Two processes on 127.0.0.1 (JAX: gloo CPU collectives; TensorFlow:
     MultiWorkerMirroredStrategy with TF_CONFIG) train SimpleCNN on digits for 2 epochs,

@@ -1,5 +1,7 @@
 """kcnn imports and builds every model where TensorFlow cannot be imported."""
 
+import pytest
+
 from .conftest import BLOCK_TENSORFLOW, run_python
 from .models.small import SMALL_KWARGS, WRAPPER_KWARGS
 
@@ -26,6 +28,7 @@ print(json.dumps({{"backend": keras.backend.backend(), "shapes": shapes, "tf": l
 )
 
 
+@pytest.mark.rotate
 def test_import_and_build_every_model_without_tensorflow(backend):
     # the JAX and PyTorch runs check their own backend; the TensorFlow run checks PyTorch
     backend_choice = "torch" if backend == "tensorflow" else backend

@@ -81,6 +81,7 @@ def test_recipe_runs_with_a_tiny_budget(recipe, tmp_path, fashion_mnist):
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="no data-parallel path in Keras")
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_a_recipe_trains_on_two_devices(tmp_path):
     """--devices 2 (the CPU split in two) runs a recipe data-parallel, end to end."""
     env = {**os.environ, "KERAS_MAX_EPOCHS": "1", "KERAS_MAX_STEPS_PER_EPOCH": "2"}

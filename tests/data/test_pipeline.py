@@ -121,6 +121,7 @@ print(json.dumps({"repr": repr(pipe), "tf_error": tf_error,
 )
 
 
+@pytest.mark.rotate
 def test_without_tensorflow_the_policy_runs_on_device(backend):
     other = "torch" if backend == "tensorflow" else backend
     result = run_python(_NO_TF, other)

@@ -64,6 +64,7 @@ def saved_weights(tmp_path_factory):
     return spec
 
 
+@pytest.mark.rotate
 def test_weights_saved_here_load_on_the_other_backends(saved_weights, backend, other_backend):
     """Weights written under this backend give the same predictions under the other two."""
     result = run_python(_LOAD_ELSEWHERE.format(spec=str(saved_weights)), other_backend, 600)

@@ -184,6 +184,7 @@ def test_offline_imagenet_download_says_what_to_fetch_and_where(monkeypatch, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.rotate
 def test_pretrained_features_beat_random_ones_on_new_classes(fashion_mnist, tmp_path):
     """The offline stand-in for ImageNet transfer: a SimpleCNN learns Fashion-MNIST classes
     0-4 (T-shirt, trouser, pullover, dress, coat); its frozen features then serve classes 5-9

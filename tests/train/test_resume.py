@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.rotate]
 
 
 def _start(root, out, *extra):
