@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
+    # FileNotFoundError and PermissionError (an output that cannot be written) are OSErrors.
+    except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
     # A diverged run or a benchmark worker that failed or hung: the message says which.

@@ -172,6 +172,11 @@ class Classifier:
         import keras
 
         contract = self.contract
+        if contract.channels not in (1, 3):
+            raise ValueError(
+                f"model takes images with {contract.channels} channels; image files convert "
+                "to 1 (grayscale) or 3 (RGB). Predict on arrays of the model's shape instead."
+            )
         show = verbose and len(files) > batch_size  # a bar for more than one batch
         progress = keras.utils.Progbar(len(files), unit_name="image") if show else None
         parts, good, bad = [], [], []

@@ -49,3 +49,13 @@ def test_evaluate_writes_its_files(digits_run, tmp_path, capsys):
     assert "digits val set (144 images)" in printed and "| class | precision |" in printed
     assert json.loads((out / "evaluation.json").read_text())["images"] == 144
     assert (out / "confusion.png").is_file() and (out / "evaluation.md").is_file()
+
+
+def test_a_csv_that_cannot_be_written_exits_2(digits_run, digits, tmp_path, capsys):
+    folder = _write_digits(digits, tmp_path / "images", 1)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "p.csv").mkdir()  # a folder where the file should go
+    code = cli.main(["predict", str(digits_run), str(folder), "--csv",
+                     str(tmp_path / "locked" / "p.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "kcnn predict: error:" in err and "Traceback" not in err

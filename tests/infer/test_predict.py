@@ -186,3 +186,10 @@ def test_predictions_table_and_top(classifier, digits):
     assert top[0][0][0] == predictions.labels[0]
     text = str(predictions)
     assert text.splitlines()[0].startswith("image") and "top 2 classes" in text
+
+
+def test_files_cannot_feed_a_model_of_other_channels(tmp_path):
+    model = kcnn.build_model("mlp", input_shape=(8, 8, 4), hidden_units=(8,))
+    Image.fromarray(np.zeros((8, 8), "uint8")).save(tmp_path / "x.png")
+    with pytest.raises(ValueError, match="model takes images with 4 channels"):
+        kcnn.infer.Classifier(model).predict(tmp_path / "x.png")
