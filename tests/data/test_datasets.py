@@ -160,14 +160,16 @@ def test_datasets_import_without_keras():
 
 def test_lazy_data_package_exports_the_same_names():
     assert kcnn.data.__all__ == sorted(
-        ["DATASETS", "Dataset", "InputPipeline", "POLICIES", "RandomPadCrop", "RandomResizedCrop",
-         "TRANSFORMS", "augmentation", "channel_stats", "load_dataset", "make_pipeline",
-         "needs_one_hot", "read_cifar_batch", "read_idx", "read_image_folder", "read_npz"]
+        ["Contract", "DATASETS", "Dataset", "InputPipeline", "POLICIES", "RandomPadCrop",
+         "RandomResizedCrop", "TRANSFORMS", "augmentation", "channel_stats", "load_dataset",
+         "make_pipeline", "needs_one_hot", "read_cifar_batch", "read_contract", "read_idx",
+         "read_image_folder", "read_npz"]
     )  # fmt: skip
     assert set(kcnn.data.__all__) <= set(dir(kcnn.data))
-    from kcnn.data import augment, formats, pipeline
+    from kcnn.data import augment, contract, formats, pipeline
 
-    homes = {"augment": augment, "datasets": datasets, "formats": formats, "pipeline": pipeline}
+    homes = {"augment": augment, "datasets": datasets, "formats": formats, "pipeline": pipeline,
+             "contract": contract}  # fmt: skip
     for name in kcnn.data.__all__:
         home = homes[kcnn.data._EXPORTS[name].split(":")[0].rsplit(".", 1)[1]]
         assert getattr(kcnn.data, name) is getattr(home, name), name
