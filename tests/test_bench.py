@@ -42,6 +42,7 @@ def sleeper(tmp_path):
     return make, log
 
 
+@pytest.mark.rotate
 def test_interleaved_rounds_and_ratios(sleeper):
     make, log = sleeper
     fast, slow = make("fast", 0.1), make("slow", 0.2)
@@ -77,6 +78,7 @@ def test_interleaved_rounds_and_ratios(sleeper):
     assert run["images"] == 64 and run["input_shape"] == [28, 28, 1]
 
 
+@pytest.mark.rotate
 def test_failing_worker_names_its_error(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("def train(session):\n    raise ValueError('broken on purpose')\n")

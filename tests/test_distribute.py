@@ -280,6 +280,7 @@ def test_shard_arguments_are_checked(kwargs, message):
 
 
 @supported
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_one_step_on_two_devices_equals_one_device(tmp_path):
     """fit on 2 replicas (JAX DataParallel / TF MirroredStrategy with synchronized
     BatchNorm) takes the step one device takes on the same global batch of 64, to float32

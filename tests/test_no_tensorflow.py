@@ -39,6 +39,7 @@ def test_import_and_build_every_model_without_tensorflow(backend):
     assert result["tf"] == [] and result["tf_importable"] is False
 
 
+@pytest.mark.rotate
 def test_backend_is_chosen_among_installed_ones_when_none_is_configured(tmp_path):
     """With no KERAS_BACKEND and no keras.json, kcnn picks an installed backend, not TF."""
     code = _BLOCKED.format(unset='os.environ.pop("KERAS_BACKEND", None)', names='["lenet5"]')
