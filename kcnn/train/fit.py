@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -35,6 +36,7 @@ from kcnn.train.config import (  # noqa: F401  (these names were importable from
     resolve_steps_per_execution,
     scaled_learning_rate,
 )
+from kcnn.train.environment import differences, environment
 from kcnn.train.run import (  # noqa: F401  (these names were importable from here)
     RunFolder,
     new_run_dir,
@@ -149,6 +151,13 @@ def _settings(config, resume, run_info) -> tuple[TrainConfig, dict | None]:
     if resume is not None:
         stored = RunFolder.existing(resume).read_config()
         config, run_info = resume_settings(stored, config, run_info, TrainConfig)
+        changed = differences(stored.get("environment"), environment())
+        if changed:
+            warnings.warn(
+                f"Resuming {os.fspath(resume)} with other versions than it was trained with "
+                f"({'; '.join(changed)}): the numbers may differ from an uninterrupted run.",
+                stacklevel=3,
+            )
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
@@ -245,6 +254,7 @@ def _record(model, data: Dataset, config: TrainConfig, strategy, run_info) -> di
         **config.to_dict(),
         **strategy.record(),
         **(run_info or {}),
+        "environment": environment(),
     }
 
 

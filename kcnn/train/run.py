@@ -2,11 +2,11 @@
 
 | file | what |
 |---|---|
-| ``config.json`` | the `TrainConfig`, the model and data set (written first) |
+| ``config.json`` | the `TrainConfig`, the model, the data set, the versions and the device |
 | ``curves.png``, ``history.json``, ``history.csv`` | curves and history, rewritten every epoch |
 | ``report.md`` | the diagnosis of the curves (`kcnn.train.diagnose`) |
 | ``checkpoint.json``, ``checkpoints/`` | the last complete epoch, for ``resume=`` |
-| ``model.keras`` | the trained model (reload with ``keras.saving.load_model``) |
+| ``model.keras`` | the trained model and its inference contract (`kcnn.infer.load`) |
 | ``confusion.png`` | confusion matrix on the test set |
 | ``metrics.json`` | test loss and accuracy, parameter count, time taken |
 
@@ -260,9 +260,10 @@ def load_run(path: str | os.PathLike) -> Run:
 def resume_settings(stored: dict, config, run_info: dict | None, config_type) -> tuple:
     """The settings of a resumed run: ``config`` if given, else the stored one; and the
     stored entries saying how to reload the data and model, under ``run_info``'s. The
-    backend and the distribution are this process's own, not carried over."""
+    backend, the distribution and the environment (versions, device) are this process's
+    own, not carried over."""
     config = config or config_type.from_dict(stored)
-    own = {f for f in config_type.__dataclass_fields__} | {"backend", "distribution"}
+    own = {f for f in config_type.__dataclass_fields__} | {"backend", "distribution", "environment"}
     carried = {k: v for k, v in stored.items() if k not in own}
     return config, {**carried, **(run_info or {})}
 
