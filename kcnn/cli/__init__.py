@@ -9,6 +9,7 @@ kcnn params MODEL                 parameters per layer
 kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
 kcnn predict RUN_OR_MODEL IMAGE... [--top-k 3] [--csv out.csv] [--tta]
 kcnn evaluate RUN_OR_MODEL [--dataset NAME|PATH] [--split test|val|train] [--out DIR]
+kcnn export RUN_OR_MODEL [--format onnx|tf_saved_model|openvino|litert] [--out PATH]
 kcnn bench [--model simple_cnn] [--backends tensorflow,jax,torch]   training images/s
 
 Building the parser imports no Keras, so ``kcnn --help`` and ``kcnn COMMAND --help``
@@ -36,6 +37,7 @@ COMMANDS = {
     "train": "kcnn.cli.train",
     "predict": "kcnn.cli.predict",
     "evaluate": "kcnn.cli.evaluate",
+    "export": "kcnn.cli.export",
     "bench": "kcnn.cli.bench",
 }
 
