@@ -4,6 +4,8 @@ kcnn models                       table of registered models
 kcnn summary NAME [--input-shape H,W,C] [--num-classes N]
 kcnn train [--model simple_cnn] [--dataset digits] [--epochs 10] ...
 kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
+kcnn lr-find [--model simple_cnn] [--dataset digits] [--optimizer adam]   suggest a --lr
+kcnn fine-tune RUN [--unfreeze N|all] [--lr 1e-5] [--epochs 5]   phase two of transfer learning
 kcnn rf MODEL [--all] [--measure LAYER]     receptive field per layer
 kcnn params MODEL                 parameters per layer
 kcnn inspect filters|feature-maps|grad-cam|confusion|top-losses MODEL --out PNG
@@ -35,6 +37,8 @@ COMMANDS = {
     "params": "kcnn.cli.params",
     "inspect": "kcnn.cli.inspect",
     "train": "kcnn.cli.train",
+    "lr-find": "kcnn.cli.lr_find",
+    "fine-tune": "kcnn.cli.fine_tune",
     "predict": "kcnn.cli.predict",
     "evaluate": "kcnn.cli.evaluate",
     "export": "kcnn.cli.export",

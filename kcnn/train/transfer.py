@@ -65,6 +65,7 @@ def fine_tune(
     run_dir: str | os.PathLike | None = "runs",
     callbacks: list | None = None,
     train_bn: bool = False,
+    run_info: dict | None = None,
 ) -> tuple[keras.callbacks.History, object]:
     """Fine-tune a transfer model after its head has been trained (phase two).
 
@@ -86,6 +87,8 @@ def fine_tune(
         run_dir: where the run folder goes, as in `kcnn.train.fit`. Defaults to ``"runs"``.
         callbacks: extra Keras callbacks. Defaults to None.
         train_bn: also train BatchNorm's gamma and beta. Defaults to False.
+        run_info: extra entries for the run's ``config.json``, as in `kcnn.train.fit`.
+            Defaults to None.
 
     Returns:
         ``(history, run_path)`` as `kcnn.train.fit` returns them.
@@ -109,7 +112,7 @@ def fine_tune(
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
     config = dataclasses.replace(config, learning_rate=float(lr), epochs=epochs)
     unfreeze_backbone(model, unfreeze, train_bn=train_bn)
-    return fit(model, data, config, run_dir=run_dir, callbacks=callbacks)
+    return fit(model, data, config, run_dir=run_dir, callbacks=callbacks, run_info=run_info)
 
 
 def _is_bn(layer) -> bool:
