@@ -92,6 +92,7 @@ def stored_defaults(run_dir: str) -> dict:
 
     stored = RunFolder(run_dir).read_config()
     names = {f.name for f in config_fields()} | set(RUN_FLAGS)
+    stored = {"top_k": None, **stored}  # runs from before top_k reported no top-k metric
     return {k: v for k, v in stored.items() if k in names}
 
 

@@ -147,13 +147,13 @@ class Strategy:
         """The entries this strategy adds to ``config.json``."""
         return {"distribution": self.as_dict()}
 
-    def scorer(self, model: keras.Model, loss) -> keras.Model:
+    def scorer(self, model: keras.Model, loss, metrics=("accuracy",)) -> keras.Model:
         """The model that scores the test set: a one-device copy with the trained weights,
         so that every test image counts (replicas take batches cut to a multiple of their
         number)."""
         copy = keras.models.clone_model(model)
         copy.set_weights(model.get_weights())
-        copy.compile(loss=loss, metrics=["accuracy"])
+        copy.compile(loss=loss, metrics=list(metrics))
         return copy
 
     def __repr__(self) -> str:
@@ -200,7 +200,7 @@ class SingleDevice(Strategy):
     def record(self) -> dict:
         return {}
 
-    def scorer(self, model: keras.Model, loss) -> keras.Model:
+    def scorer(self, model: keras.Model, loss, metrics=("accuracy",)) -> keras.Model:
         return model
 
     def __repr__(self) -> str:

@@ -55,6 +55,32 @@ def parse_auto_or_bool(text: str):
     return choices[text.lower()]
 
 
+def parse_top_k(text: str):
+    """``auto``, ``none`` or a whole number >= 2, from text."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise ValueError(f"expected auto, none or an integer >= 2; received {text!r}")
+    return value
+
+
+def parse_optional_number(text: str):
+    """``none`` or a number > 0, from text."""
+    if text == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"expected none or a number > 0; received {text!r}")
+    return value
+
+
 def _transforms(text: str):
     return text.split(",") if "," in text else text
 
@@ -124,6 +150,16 @@ class TrainConfig:
             TensorFlow); see `kcnn.data.make_pipeline`. Defaults to ``"device"``.
         verbose: Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch.
             Defaults to 1.
+        top_k: also report top-k accuracy (``top5_accuracy``, ...) in the history, the
+            curves and the test metrics: ``"auto"`` (top-5 when there are more than 5
+            classes), a k >= 2 (below the number of classes), or None. A ``config.json``
+            written before this setting existed reads as None. Defaults to ``"auto"``.
+        clip_norm: rescale each step's gradients so that their global norm is at most this
+            (Keras' ``global_clipnorm``, as PyTorch's ``clip_grad_norm_`` and timm's
+            ``--clip-grad``); None leaves them. Defaults to None.
+        grad_accum: average the gradients of this many batches before each update (Keras'
+            ``gradient_accumulation_steps``): the update sees ``batch_size * grad_accum``
+            images while memory holds one batch. The schedule counts updates. Defaults to 1.
     """
 
     epochs: int = _option(10, "epochs")
@@ -174,9 +210,25 @@ class TrainConfig:
     )
     data_path: str = _option("device", "where batches are made and augmented", choices=DATA_PATHS)
     verbose: int = _option(1, "Keras progress output", choices=(0, 1, 2))
+    top_k: int | str | None = _option(
+        "auto",
+        "also report top-k accuracy: auto (top-5 with more than 5 classes), none, or k",
+        parse=parse_top_k,
+        metavar="K",
+    )
+    clip_norm: float | None = _option(
+        None,
+        "clip each step's gradients to this global norm (default: off)",
+        parse=parse_optional_number,
+        metavar="NORM",
+    )
+    grad_accum: int = _option(
+        1, "average the gradients of this many batches per update", metavar="STEPS"
+    )
 
     def __post_init__(self):
-        for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("lr_base_batch", 1)):
+        for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("lr_base_batch", 1),
+                               ("grad_accum", 1)):  # fmt: skip
             check_int(field, getattr(self, field), minimum=minimum)
         if self.steps_per_execution != "auto":
             check_int("steps_per_execution", self.steps_per_execution, minimum=1)
@@ -205,6 +257,10 @@ class TrainConfig:
             )
         if self.early_stopping is not None:
             early_stopping_patience(self.early_stopping)  # raises on a bad value
+        if self.top_k not in ("auto", None):
+            check_int("top_k", self.top_k, minimum=2)
+        if self.clip_norm is not None:
+            check_number("clip_norm", self.clip_norm, 0.0, low_open=True)
         self._check_words()
 
     def _check_words(self) -> None:
@@ -232,7 +288,9 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         """A config from a dict such as a run folder's ``config.json`` (other keys ignored)."""
         names = field_names()
-        return cls(**{k: v for k, v in values.items() if k in names})
+        known = {k: v for k, v in values.items() if k in names}
+        known.setdefault("top_k", None)  # runs from before top_k reported no top-k metric
+        return cls(**known)
 
     def to_dict(self) -> dict:
         """The settings as a plain dict (what ``config.json`` stores)."""

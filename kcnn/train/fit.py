@@ -24,7 +24,11 @@ from kcnn.models.params import count_params
 from kcnn.plots import plot_confusion_matrix
 from kcnn.train import callbacks as kc
 from kcnn.train.checkpoint import RunCheckpoint, restore_checkpoint, save_atomic
-from kcnn.train.compile import compile_model, make_optimizer  # noqa: F401  (old import path)
+from kcnn.train.compile import (  # noqa: F401  (make_optimizer: old import path)
+    compile_model,
+    make_metrics,
+    make_optimizer,
+)
 from kcnn.train.config import (  # noqa: F401  (these names were importable from here)
     LR_SCALINGS,
     MIXED_POLICIES,
@@ -139,7 +143,9 @@ def fit(
         _merge_history(history, restored, initial_epoch)
         if folder is None:
             return history, None
-        _finish(folder, model, data, strategy.scorer(model, loss), inputs, seconds, initial_epoch)
+        metrics = make_metrics(config, inputs.num_classes, inputs.one_hot)
+        scorer = strategy.scorer(model, loss, metrics)
+        _finish(folder, model, data, scorer, inputs, seconds, initial_epoch)
         return history, None if folder.scratch else folder.path
     finally:
         if folder is not None:
@@ -313,8 +319,8 @@ def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, se
     if initial_epoch:
         metrics["resumed_at_epoch"] = initial_epoch
     if len(data.x_test):
-        test_loss, test_accuracy = scorer.evaluate(
-            data.x_test, inputs.labels(data.y_test), batch_size=256, verbose=0
+        scores = scorer.evaluate(
+            data.x_test, inputs.labels(data.y_test), batch_size=256, verbose=0, return_dict=True
         )
         y_pred = np.argmax(scorer.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
         plot_confusion_matrix(
@@ -324,7 +330,7 @@ def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, se
             folder / CONFUSION,
             title=f"{model.name} on the {data.name} test set",
         )
-        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
+        metrics.update({f"test_{name}": float(value) for name, value in scores.items()})
     folder.write_metrics(metrics)
 
 
