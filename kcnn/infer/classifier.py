@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from kcnn._validate import check_choice, check_int, check_type
 from kcnn.data.contract import Contract, read_contract
 from kcnn.infer.images import RESIZE, find_images, read_batches
 from kcnn.infer.predict import Predictions, tta_views
+
+if TYPE_CHECKING:
+    import keras
+
+    from kcnn.train.run import Run
 
 
 class Classifier:
@@ -38,7 +44,9 @@ class Classifier:
         ```
     """
 
-    def __init__(self, model, contract: Contract | None = None, run=None):
+    def __init__(
+        self, model: keras.Model, contract: Contract | None = None, run: Run | None = None
+    ):
         import keras
 
         check_type("model", model, keras.Model, "a keras.Model")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from kcnn import _io
 from kcnn._validate import check_choice, check_int
 from kcnn.infer.classifier import Classifier, load
 from kcnn.inspect.interpret import SPLITS, Interpretation, _split
+
+if TYPE_CHECKING:
+    import keras
+
+    from kcnn.data.datasets import Dataset
 
 #: The files `Evaluation.save` writes.
 FILES = ("evaluation.json", "evaluation.md", "confusion.png")
@@ -133,8 +139,8 @@ class Evaluation:
 
 
 def evaluate(
-    classifier,
-    data=None,
+    classifier: Classifier | keras.Model | str | os.PathLike,
+    data: Dataset | str | os.PathLike | None = None,
     split: str = "test",
     *,
     batch_size: int = 256,

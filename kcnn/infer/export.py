@@ -38,6 +38,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,11 @@ from kcnn import _io
 from kcnn._validate import check_choice, check_number
 from kcnn.infer._jax2onnx import fix_max_pools
 from kcnn.infer._runtimes import installed, runner
+
+if TYPE_CHECKING:
+    import keras
+
+    from kcnn.infer.classifier import Classifier
 
 FORMATS = ("onnx", "tf_saved_model", "openvino", "litert")
 
@@ -195,11 +201,11 @@ def default_path(base: str | os.PathLike, format: str) -> Path:
 
 
 def export(
-    model,
+    model: keras.Model | Classifier,
     path: str | os.PathLike,
     format: str = "onnx",
     *,
-    images=None,
+    images: np.ndarray | None = None,
     tolerance: float | None = None,
     verify: bool = True,
     verbose: bool = True,
