@@ -34,17 +34,24 @@ def early_stopping_patience(patience: str | int) -> int:
 
 
 # Readers of command-line text for the fields whose values are not plain numbers or words.
-def parse_auto_or_count(text: str):
-    """``"auto"`` or a whole number >= 1, from text."""
-    if text == "auto":
-        return text
+def _word_or_count(text: str, words: dict, minimum: int):
+    """One of ``words`` (text -> value) or a whole number >= ``minimum``, from text."""
+    if text in words:
+        return words[text]
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"expected auto or an integer >= 1; received {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(
+            f"expected {', '.join(words)} or an integer >= {minimum}; received {text!r}"
+        )
     return value
+
+
+def parse_auto_or_count(text: str):
+    """``"auto"`` or a whole number >= 1, from text."""
+    return _word_or_count(text, {"auto": "auto"}, 1)
 
 
 def parse_auto_or_bool(text: str):
@@ -57,15 +64,7 @@ def parse_auto_or_bool(text: str):
 
 def parse_top_k(text: str):
     """``auto``, ``none`` or a whole number >= 2, from text."""
-    if text in ("auto", "none"):
-        return None if text == "none" else text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise ValueError(f"expected auto, none or an integer >= 2; received {text!r}")
-    return value
+    return _word_or_count(text, {"auto": "auto", "none": None}, 2)
 
 
 def parse_optional_number(text: str):
