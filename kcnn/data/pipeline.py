@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from kcnn._validate import check_choice, check_int
+from kcnn._validate import check_choice, check_int, check_number
 from kcnn.data.augment import augmentation, needs_one_hot
 
 if TYPE_CHECKING:
@@ -56,6 +56,55 @@ def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(axis=axes, dtype="float64").astype("float32")
     std = x.std(axis=axes, dtype="float64").astype("float32")
     return mean, np.maximum(std, 1e-7)
+
+
+def class_weights(setting, y: np.ndarray, num_classes: int) -> np.ndarray | None:
+    """The per-class loss weights a ``class_weight`` setting means for labels ``y``.
+
+    Args:
+        setting: ``"balanced"`` (``n / (num_classes * count)``, scikit-learn's
+            ``compute_class_weight``), a mapping ``{class: weight}`` (classes not named
+            weigh 1, as in Keras' ``fit``), or None.
+        y: the training labels (integer class indices).
+        num_classes: the number of classes.
+
+    Returns:
+        A float32 vector of ``num_classes`` weights, or None for None.
+
+    Raises:
+        ValueError: ``"balanced"`` with a class that has no training image, a class index
+            outside ``[0, num_classes)``, a negative weight, or another setting.
+    """
+    if setting is None:
+        return None
+    if isinstance(setting, str) and setting == "balanced":
+        counts = np.bincount(np.asarray(y).astype("int64"), minlength=num_classes)
+        if not counts.all():
+            raise ValueError(
+                "class_weight='balanced' needs every class in the training labels; classes "
+                f"{np.flatnonzero(counts == 0).tolist()} have no training image."
+            )
+        from sklearn.utils.class_weight import compute_class_weight
+
+        classes = np.arange(num_classes)
+        return compute_class_weight("balanced", classes=classes, y=y).astype("float32")
+    if isinstance(setting, dict):
+        weights = np.ones(num_classes, dtype="float32")
+        for key, value in setting.items():
+            if (
+                isinstance(key, bool)
+                or not isinstance(key, (int, np.integer))
+                or not (0 <= key < num_classes)
+            ):
+                raise ValueError(
+                    f"class_weight names class {key!r}, but the classes are 0 to {num_classes - 1}."
+                )
+            weights[key] = check_number(f"class_weight[{key}]", value, 0.0)
+        return weights
+    raise ValueError(
+        "class_weight must be 'balanced', a mapping {class: weight} or None. "
+        f"Received: class_weight={setting!r}"
+    )
 
 
 def _channel_axis(ndim: int) -> int:
@@ -130,8 +179,10 @@ class InputPipeline(keras.utils.PyDataset):
     def __init__(
         self, x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard=(0, 1), multiple_of=1,
+        class_weight=None,
     ):  # fmt: skip
         super().__init__()
+        self.class_weight = class_weight
         self.shard, self.multiple_of = shard, multiple_of
         self.deterministic = deterministic
         self.x, self.y = x, y
@@ -177,11 +228,26 @@ class InputPipeline(keras.utils.PyDataset):
         elif self.one_hot:
             ds = ds.map(lambda x, y: (x, tf.one_hot(y, self.num_classes)))
         ds = ds.map(
-            lambda x, y: (self._normalize(x), y),
+            lambda x, y: self._weighted(self._normalize(x), y, tf),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _weighted(self, x, y, tf=None):
+        """``(x, y)``, or ``(x, y, sample_weight)`` with class weights; a soft label's weight
+        is the mixture of its classes' weights. ``tf`` inside tf.data, else keras.ops."""
+        if self.class_weight is None:
+            return x, y
+        if tf is not None:
+            weights = tf.constant(self.class_weight)
+            if self.one_hot:
+                return x, y, tf.reduce_sum(tf.cast(y, "float32") * weights, axis=-1)
+            return x, y, tf.gather(weights, y)
+        weights = keras.ops.convert_to_tensor(self.class_weight)
+        if self.one_hot:
+            return x, y, keras.ops.sum(keras.ops.cast(y, "float32") * weights, axis=-1)
+        return x, y, keras.ops.take(weights, y)
 
     @property
     def dataset(self):
@@ -264,9 +330,9 @@ class InputPipeline(keras.utils.PyDataset):
                     self._generators = None
                     self._reseed_augmentation()
                     self._iterator, self._served = iter(dataset), 0
-                x, y = next(self._iterator)
+                next_batch = next(self._iterator)
                 self._served += 1
-            return x.numpy(), y.numpy()
+            return tuple(part.numpy() for part in next_batch)
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
         with self._lock:
@@ -281,7 +347,7 @@ class InputPipeline(keras.utils.PyDataset):
                 x, y = self._augment(x, y, keras.ops.one_hot)
             elif self.one_hot:
                 y = keras.ops.one_hot(y, self.num_classes)
-        return self._normalize(x), y
+        return self._weighted(self._normalize(x), y)
 
     def _permutation(self) -> np.ndarray:
         if not self.shuffle:
@@ -324,6 +390,7 @@ def make_pipeline(
     one_hot: bool | None = None,
     shard: tuple[int, int] = (0, 1),
     multiple_of: int = 1,
+    class_weight: str | dict | None = None,
 ) -> InputPipeline:
     """Make a batched, optionally augmented and normalised input pipeline.
 
@@ -358,6 +425,9 @@ def make_pipeline(
         multiple_of: cut the last batch down to a multiple of this (the number of replicas,
             which must each get the same number of images); ``batch_size`` must be a
             multiple of it. Defaults to 1.
+        class_weight: yield ``(images, labels, sample_weight)`` with each image's weight
+            by its class, as Keras' ``fit(class_weight=)`` does: ``"balanced"``, a mapping
+            ``{class: weight}`` or None (see `class_weights`). Defaults to None.
 
     Returns:
         An `InputPipeline`, to pass to ``model.fit`` directly.
@@ -443,4 +513,5 @@ def make_pipeline(
     return InputPipeline(
         x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard, multiple_of,
+        class_weights(class_weight, y, num_classes),
     )  # fmt: skip

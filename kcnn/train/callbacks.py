@@ -161,14 +161,22 @@ class TrainingDiagnostics(_EpochHistory):
     Args:
         directory: where to write ``report.md``; None writes nothing. Defaults to None.
         verbose: print findings as they appear. Defaults to True.
+        notes: sentences about the data for ``report.md`` (a class imbalance, say), printed
+            once at the start. Defaults to None.
 
     Attributes:
         findings: the current list of `kcnn.train.diagnose.Finding`.
     """
 
-    def __init__(self, directory: str | os.PathLike | None = None, verbose: bool = True):
+    def __init__(
+        self,
+        directory: str | os.PathLike | None = None,
+        verbose: bool = True,
+        notes: list[str] | None = None,
+    ):
         super().__init__(directory)
         self.verbose = verbose
+        self.notes = list(notes or [])
         self.findings: list = []
         self._said: set = set()
 
@@ -176,6 +184,9 @@ class TrainingDiagnostics(_EpochHistory):
         super().on_train_begin(logs)
         self.findings, self._said = [], set()
         self._epoch = 0
+        if self.verbose:
+            for note in self.notes:
+                print(f"kcnn note: {note}", flush=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
@@ -199,10 +210,12 @@ class TrainingDiagnostics(_EpochHistory):
                 print(f"kcnn diagnosis{where}: {finding}", flush=True)
             self._said.add(finding.kind)
         if self.directory is not None:
-            RunFolder(self.directory).write_report(report_markdown(history, self.findings))
+            RunFolder(self.directory).write_report(
+                report_markdown(history, self.findings, self.notes)
+            )
 
     def get_config(self) -> dict:
-        return {"directory": self.directory, "verbose": self.verbose}
+        return {"directory": self.directory, "verbose": self.verbose, "notes": self.notes}
 
 
 @keras.saving.register_keras_serializable(package="kcnn")

@@ -18,6 +18,7 @@ import numpy as np
 from kcnn import _io
 from kcnn._validate import check_int
 from kcnn.distribute.strategy import unsynchronized_for_saving
+from kcnn.train import ema
 from kcnn.train.callbacks import _EpochHistory, _truncate
 from kcnn.train.run import CHECKPOINT, RunFolder
 
@@ -59,14 +60,21 @@ class RunCheckpoint(_EpochHistory):
     ``checkpoint.json`` names a complete file.
     `restore_checkpoint` puts a model back where the last checkpoint left it.
 
+    With ``keep_best``, an epoch whose ``val_accuracy`` beats every earlier one is also
+    saved as ``checkpoints/best.keras`` (before ``checkpoint.json`` names the epoch), and
+    ``checkpoint.json`` records ``best``: its epoch and ``val_accuracy``. Under averaged
+    weights (`kcnn.train.ema`) every file holds the average as the model's weights.
+
     Args:
         directory: the run folder.
         keep: how many checkpoints to keep, >= 1. Defaults to 2.
+        keep_best: also keep the best checkpoint by ``val_accuracy``. Defaults to False.
     """
 
-    def __init__(self, directory: str | os.PathLike, keep: int = 2):
+    def __init__(self, directory: str | os.PathLike, keep: int = 2, keep_best: bool = False):
         super().__init__(directory)
         self.keep = check_int("keep", keep, minimum=1)
+        self.keep_best = bool(keep_best)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._started:
@@ -83,17 +91,37 @@ class RunCheckpoint(_EpochHistory):
     def on_epoch_end(self, epoch, logs=None):
         self._record(epoch, logs)
         folder = RunFolder(self.directory)
-        save_atomic(self.model, folder.checkpoint_path(epoch + 1))
+        extra = {}
+        if self.keep_best:
+            extra["best"] = self._best(folder, epoch)
+        with ema.saving_state(self.model) as averaged:
+            save_atomic(self.model, folder.checkpoint_path(epoch + 1))
+        if averaged:
+            extra["ema_in_model"] = True
         folder.write_checkpoint(
             epoch + 1,
             self.history,
             seed_states=[np.asarray(v).tolist() for v in _seed_states(self.model)],
             global_rng=_global_rng_state(),
+            **extra,
         )
         folder.prune_checkpoints(self.keep)
 
+    def _best(self, folder: RunFolder, epoch: int) -> dict:
+        """Save ``best.keras`` when this epoch's ``val_accuracy`` beats the earlier ones;
+        the best epoch (1-based) and its ``val_accuracy``."""
+        scores = self.history.get("val_accuracy")
+        if not scores or not np.isfinite(scores[-1]):
+            raise ValueError(
+                "keep_best needs a val_accuracy every epoch: train with validation data."
+            )
+        best = int(np.nanargmax(scores))  # the first of equal scores
+        if best == len(scores) - 1:
+            save_atomic(self.model, folder.best_path())
+        return {"epoch": self.history["epoch"][best], "val_accuracy": scores[best]}
+
     def get_config(self) -> dict:
-        return {"directory": self.directory, "keep": self.keep}
+        return {"directory": self.directory, "keep": self.keep, "keep_best": self.keep_best}
 
 
 def save_atomic(model: keras.Model, path: str | os.PathLike, metadata: dict | None = None) -> None:
@@ -142,6 +170,8 @@ def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> dict
         raise ValueError(
             f"The checkpoint {state['file']} does not fit model {model.name!r}: {error}"
         ) from None
+    if state.get("ema_in_model"):
+        ema.swap(model)  # the file holds the average as the weights; train on the trained ones
     seeds = _seed_states(model)
     if len(seeds) == len(state["seed_states"]):
         for variable, value in zip(seeds, state["seed_states"]):

@@ -22,6 +22,8 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optim
     )
     # Keras counts iterations per update: with accumulation, an epoch has fewer updates.
     common = {"global_clipnorm": config.clip_norm}
+    if config.ema is not None:
+        common.update(use_ema=True, ema_momentum=config.ema)
     if config.grad_accum > 1:
         common["gradient_accumulation_steps"] = config.grad_accum
     if config.optimizer == "sgd":

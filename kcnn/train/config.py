@@ -17,6 +17,7 @@ SCHEDULES = ("constant", "cosine", "onecycle", "step")
 LR_SCALINGS = ("none", "linear", "sqrt")
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 DATA_PATHS = ("device", "tf.data")
+FINAL_WEIGHTS = ("last", "best")
 #: Named patiences of early stopping.
 EARLY_STOPPING = {"quick": 3, "default": 5, "patient": 10}
 
@@ -78,6 +79,22 @@ def parse_optional_number(text: str):
     if not value > 0:
         raise ValueError(f"expected none or a number > 0; received {text!r}")
     return value
+
+
+def parse_class_weight(text: str):
+    """``balanced``, ``none``, or ``CLASS=WEIGHT`` pairs such as ``0=1,3=5``, from text."""
+    if text in ("balanced", "none"):
+        return None if text == "none" else text
+    weights = {}
+    for pair in text.split(","):
+        key, _, value = pair.partition("=")
+        try:
+            weights[int(key)] = float(value)
+        except ValueError:
+            raise ValueError(
+                f"expected balanced, none or CLASS=WEIGHT pairs such as 0=1,3=5; received {text!r}"
+            ) from None
+    return weights
 
 
 def _transforms(text: str):
@@ -159,6 +176,23 @@ class TrainConfig:
         grad_accum: average the gradients of this many batches before each update (Keras'
             ``gradient_accumulation_steps``): the update sees ``batch_size * grad_accum``
             images while memory holds one batch. The schedule counts updates. Defaults to 1.
+        ema: keep an exponential moving average of the weights with this decay (Keras'
+            ``use_ema``; timm's ``--model-ema-decay``), e.g. 0.999: validation, the
+            checkpoints and the final model use the averaged weights. BatchNorm's running
+            statistics are not averaged: the averaged weights use those of the trained
+            ones. Defaults to None (off).
+        class_weight: weigh each image's loss by its class, as Keras' ``fit(class_weight=)``
+            does: ``"balanced"`` (``n / (k * count)``, scikit-learn's
+            ``compute_class_weight``), a mapping ``{class: weight}`` (classes not named
+            weigh 1), or None. Defaults to None.
+        keep_best: also keep the checkpoint with the best ``val_accuracy`` so far, as
+            ``checkpoints/best.keras``. Needs validation data. Defaults to False.
+        final_weights: what ``model.keras`` (and the test metrics) hold: the ``"last"``
+            epoch's weights or the ``"best"`` by ``val_accuracy`` (implies ``keep_best``);
+            ``metrics.json`` says which epoch. Defaults to ``"last"``.
+        tensorboard: write TensorBoard event files to the run folder's ``tensorboard/``
+            (Keras' ``TensorBoard`` callback; needs TensorFlow installed, on any backend).
+            Defaults to False.
     """
 
     epochs: int = _option(10, "epochs")
@@ -224,6 +258,31 @@ class TrainConfig:
     grad_accum: int = _option(
         1, "average the gradients of this many batches per update", metavar="STEPS"
     )
+    ema: float | None = _option(
+        None,
+        "keep an exponential moving average of the weights with this decay, e.g. 0.999, "
+        "and validate, checkpoint and save it (default: off)",
+        parse=parse_optional_number,
+        metavar="DECAY",
+    )
+    class_weight: str | dict | None = _option(
+        None,
+        "weigh the loss by class: balanced, or CLASS=WEIGHT pairs such as 0=1,3=5 (default: none)",
+        parse=parse_class_weight,
+        metavar="WEIGHTS",
+    )
+    keep_best: bool = _option(
+        False, "also keep the best checkpoint by val_accuracy (checkpoints/best.keras)",
+        switch=True,
+    )  # fmt: skip
+    final_weights: str = _option(
+        "last", "model.keras holds the last epoch's weights or the best by val_accuracy",
+        choices=FINAL_WEIGHTS,
+    )  # fmt: skip
+    tensorboard: bool = _option(
+        False, "write TensorBoard logs to the run folder's tensorboard/ (needs TensorFlow)",
+        switch=True,
+    )  # fmt: skip
 
     def __post_init__(self):
         for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("lr_base_batch", 1),
@@ -260,7 +319,31 @@ class TrainConfig:
             check_int("top_k", self.top_k, minimum=2)
         if self.clip_norm is not None:
             check_number("clip_norm", self.clip_norm, 0.0, low_open=True)
+        if self.ema is not None:
+            check_number("ema", self.ema, 0, 1, low_open=True)
+        self._check_class_weight()
         self._check_words()
+
+    def _check_class_weight(self) -> None:
+        weights = self.class_weight
+        if weights is None or weights == "balanced":
+            return
+        if isinstance(weights, dict):
+            # config.json stores the mapping's keys as text
+            weights = self.class_weight = {
+                int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in weights.items()
+            }
+            if all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in weights) and (
+                all(
+                    isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+                    for v in weights.values()
+                )  # fmt: skip
+            ):
+                return
+        raise ValueError(
+            "class_weight must be 'balanced', None, or a mapping of class indices (>= 0) to "
+            f"finite weights >= 0. Received: class_weight={self.class_weight!r}"
+        )
 
     def _check_words(self) -> None:
         """The settings whose values are words and flags, each with its own sentence."""
@@ -280,6 +363,12 @@ class TrainConfig:
             raise ValueError(
                 f"data_path must be 'device' or 'tf.data'. Received: data_path={self.data_path!r}"
             )
+        check_choice("final_weights", self.final_weights, FINAL_WEIGHTS)
+        for switch in ("keep_best", "tensorboard"):
+            if not isinstance(getattr(self, switch), bool):
+                raise ValueError(
+                    f"{switch} must be True or False. Received: {switch}={getattr(self, switch)!r}"
+                )
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2. Received: verbose={self.verbose!r}")
 

@@ -195,8 +195,13 @@ def diagnose(history: Mapping[str, Sequence[float]]) -> list[Finding]:
     return [f for f in (rule(history) for rule in RULES[1:]) if f is not None]
 
 
-def report_markdown(history: Mapping[str, Sequence[float]], findings: Sequence[Finding]) -> str:
-    """A short Markdown report: the last epoch's numbers and each finding with advice."""
+def report_markdown(
+    history: Mapping[str, Sequence[float]],
+    findings: Sequence[Finding],
+    notes: Sequence[str] = (),
+) -> str:
+    """A short Markdown report: the last epoch's numbers, each finding with advice, and
+    ``notes`` about the data under "Data"."""
     epochs = len(_series(history, "loss"))
     lines = ["# Training diagnosis", "", f"Epochs run: {epochs}", ""]
     metrics = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if history.get(k)]
@@ -209,4 +214,6 @@ def report_markdown(history: Mapping[str, Sequence[float]], findings: Sequence[F
         lines += [f"## {finding.kind.replace('_', ' ')} (epoch {finding.epoch})", ""]
         lines += [finding.message, "", "What to try:", ""]
         lines += [f"- {advice}" for advice in finding.advice] + [""]
+    if notes:
+        lines += ["## Data", ""] + [f"{note}\n" for note in notes]
     return "\n".join(lines).rstrip() + "\n"

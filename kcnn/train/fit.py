@@ -119,6 +119,7 @@ def fit(
     steps_per_execution = resolve_steps_per_execution(config.steps_per_execution, strategy)
     strategy.check(model, config.batch_size, config.data_path)
     check_dataset(model, data)
+    _check_options(config, data, run_dir if resume is None else resume)
     keras.utils.set_random_seed(config.seed)
     inputs = _Inputs.make(model, data, config, strategy)
     with strategy.scope():  # the optimizer's variables are replicated too
@@ -134,7 +135,8 @@ def fit(
         _announce(config, strategy, inputs, len(data.x_train), verbose)
         if folder is not None:
             folder.write_config(_record(model, data, config, strategy, run_info))
-        own, diagnostics = _callbacks(folder, config, inputs.train, verbose)
+        note = imbalance_note(data.y_train, inputs.num_classes, config)
+        own, diagnostics = _callbacks(folder, config, inputs.train, verbose, note)
         start = time.perf_counter()
         with strategy.scope(), strategy.training(model):
             history = _train(model, inputs, config, initial_epoch, own + list(callbacks or []),
@@ -145,7 +147,7 @@ def fit(
             return history, None
         metrics = make_metrics(config, inputs.num_classes, inputs.one_hot)
         scorer = strategy.scorer(model, loss, metrics)
-        _finish(folder, model, data, scorer, inputs, seconds, initial_epoch)
+        _finish(folder, model, data, scorer, inputs, seconds, initial_epoch, config)
         return history, None if folder.scratch else folder.path
     finally:
         if folder is not None:
@@ -168,6 +170,46 @@ def _settings(config, resume, run_info) -> tuple[TrainConfig, dict | None]:
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig. Received: {type(config).__name__}")
     return config, run_info
+
+
+def _check_options(config: TrainConfig, data: Dataset, folder) -> None:
+    """The options that need something of the data or the machine, checked before anything
+    is written."""
+    keeps_best = config.keep_best or config.final_weights == "best"
+    if keeps_best and not len(data.x_val):
+        which = "keep_best" if config.keep_best else "final_weights='best'"
+        raise ValueError(
+            f"{which} picks the epoch with the best val_accuracy, but {data.name!r} has no "
+            "validation split: load it with validation_split > 0."
+        )
+    if config.tensorboard:
+        import importlib.util
+
+        if folder is None:
+            raise ValueError("tensorboard=True writes into the run folder: give a run_dir.")
+        missing = [m for m in ("tensorflow", "tensorboard") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(
+                "tensorboard=True needs TensorFlow and TensorBoard, which write the event "
+                f"files (on any Keras backend); {' and '.join(missing)} not installed: pip "
+                "install 'kcnn[tensorflow,tensorboard]', or leave tensorboard off."
+            )
+
+
+def imbalance_note(y, num_classes: int, config: TrainConfig, ratio: float = 3.0) -> str | None:
+    """A sentence for ``report.md`` when the largest training class has more than ``ratio``
+    times the images of the smallest, and ``class_weight`` is not set."""
+    counts = np.bincount(np.asarray(y).astype("int64"), minlength=num_classes)
+    if config.class_weight is not None or counts.min() * ratio >= counts.max():
+        return None
+    small, large = int(np.argmin(counts)), int(np.argmax(counts))
+    return (
+        f"The classes are imbalanced: class {large} has {counts[large]} training images and "
+        f"class {small} {counts[small]} ({counts[large] / max(counts[small], 1):.1f}x). "
+        "Accuracy can look good while the small classes are missed: read the per-class "
+        "recall (`kcnn evaluate`), and try class_weight='balanced' (`--class-weight "
+        "balanced`), which weighs each image's loss by n / (classes x its class's count)."
+    )
 
 
 def _strategy(distribute) -> Strategy:
@@ -199,7 +241,7 @@ class _Inputs:
             data.x_train, data.y_train, config.batch_size, config.augment,
             dataset=data, num_classes=num_classes, seed=config.seed,
             one_hot=True if config.label_smoothing else None, path=config.data_path,
-            **shares,
+            class_weight=config.class_weight, **shares,
         )  # fmt: skip
         inputs = cls(train, None, train.one_hot, num_classes, bool(shares))
         if len(data.x_val) and shares:
@@ -264,16 +306,27 @@ def _record(model, data: Dataset, config: TrainConfig, strategy, run_info) -> di
     }
 
 
-def _callbacks(folder: RunFolder | None, config: TrainConfig, pipeline, verbose: int):
-    """kcnn's own callbacks, in order, and the diagnostics among them."""
+def _callbacks(folder: RunFolder | None, config: TrainConfig, pipeline, verbose: int,
+               note: str | None = None):  # fmt: skip
+    """kcnn's own callbacks, in order, and the diagnostics among them. The averaged weights
+    come first, so that every other callback sees them at the end of an epoch."""
+    from kcnn.train.ema import AveragedWeights
+    from kcnn.train.run import TENSORBOARD
+
     stopper = None if config.early_stopping is None else kc.early_stopping(config.early_stopping)
-    diagnostics = kc.TrainingDiagnostics(folder and folder.path, verbose=verbose > 0)
-    own = [_PipelineEpoch(pipeline)]
+    diagnostics = kc.TrainingDiagnostics(folder and folder.path, verbose=verbose > 0,
+                                         notes=[note] if note else [])  # fmt: skip
+    own = [AveragedWeights()] if config.ema is not None else []
+    own.append(_PipelineEpoch(pipeline))
     if folder is not None:
         own.append(kc.CurvePlotter(folder.path, patience=stopper.patience if stopper else 5))
     own.append(diagnostics)
-    if folder is not None and config.checkpoint:
-        own.append(RunCheckpoint(folder.path))
+    keeps_best = config.keep_best or config.final_weights == "best"
+    if folder is not None and (config.checkpoint or keeps_best):
+        own.append(RunCheckpoint(folder.path, keep=2 if config.checkpoint else 1,
+                                 keep_best=keeps_best))  # fmt: skip
+    if folder is not None and config.tensorboard:
+        own.append(keras.callbacks.TensorBoard(folder / TENSORBOARD, write_graph=False))
     own += [callback for callback in (stopper, kc.TerminateOnNaN()) if callback is not None]
     return own, diagnostics
 
@@ -310,12 +363,13 @@ def _merge_history(history, restored: dict, initial_epoch: int) -> None:
 
 
 def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, seconds: float,
-            initial_epoch: int) -> None:  # fmt: skip
+            initial_epoch: int, config: TrainConfig) -> None:  # fmt: skip
     """The final files: the model, the test set's confusion matrix and the metrics."""
     from kcnn.train.run import CONFUSION, MODEL
 
-    save_atomic(model, folder / MODEL, Contract.for_model(model, data).metadata())
     metrics = {"train_seconds": round(seconds, 2), "parameters": count_params(model)}
+    metrics.update(_final_weights(folder, model, config))
+    save_atomic(model, folder / MODEL, Contract.for_model(model, data).metadata())
     if initial_epoch:
         metrics["resumed_at_epoch"] = initial_epoch
     if len(data.x_test):
@@ -332,6 +386,21 @@ def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, se
         )
         metrics.update({f"test_{name}": float(value) for name, value in scores.items()})
     folder.write_metrics(metrics)
+
+
+def _final_weights(folder: RunFolder, model, config: TrainConfig) -> dict:
+    """Load the best checkpoint's weights when the config asks for them; what
+    ``metrics.json`` says about the weights ``model.keras`` holds."""
+    state = folder.read_checkpoint() or {}
+    said = {"final_weights": config.final_weights}
+    if config.ema is not None:
+        said["weights_averaged"] = True
+    if "best" in state:
+        said["best_epoch"] = state["best"]["epoch"]
+        said["best_val_accuracy"] = state["best"]["val_accuracy"]
+    if config.final_weights == "best":
+        model.load_weights(folder.best_path())
+    return said
 
 
 class _PipelineEpoch(keras.callbacks.Callback):

@@ -5,10 +5,11 @@
 | ``config.json`` | the `TrainConfig`, the model, the data set, the versions and the device |
 | ``curves.png``, ``history.json``, ``history.csv`` | curves and history, rewritten every epoch |
 | ``report.md`` | the diagnosis of the curves (`kcnn.train.diagnose`) |
-| ``checkpoint.json``, ``checkpoints/`` | the last complete epoch, for ``resume=`` |
+| ``checkpoint.json``, ``checkpoints/`` | the last epoch, for ``resume=``; ``best.keras`` |
 | ``model.keras`` | the trained model and its inference contract (`kcnn.infer.load`) |
 | ``confusion.png`` | confusion matrix on the test set |
-| ``metrics.json`` | test loss and accuracy, parameter count, time taken |
+| ``metrics.json`` | test loss and accuracy, parameter count, time taken, which weights |
+| ``tensorboard/`` | TensorBoard event files, with ``tensorboard`` |
 
 Every file goes through `kcnn._io`'s atomic writer: a killed process leaves the previous
 file or the new one, and every file is readable by the group and others under the usual
@@ -39,6 +40,8 @@ REPORT = "report.md"
 CHECKPOINT = "checkpoint.json"
 CHECKPOINTS = "checkpoints"
 MODEL = "model.keras"
+BEST = "best.keras"
+TENSORBOARD = "tensorboard"
 CONFUSION = "confusion.png"
 METRICS = "metrics.json"
 
@@ -157,6 +160,10 @@ class RunFolder:
     def checkpoint_path(self, epoch: int) -> Path:
         """Where the checkpoint after ``epoch`` (1-based) goes."""
         return self.path / CHECKPOINTS / f"epoch-{epoch:04d}.keras"
+
+    def best_path(self) -> Path:
+        """Where the best checkpoint (``keep_best``) goes."""
+        return self.path / CHECKPOINTS / BEST
 
     def read_checkpoint(self) -> dict | None:
         """The last completed checkpoint's state (None if there is none): ``epoch``,

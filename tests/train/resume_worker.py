@@ -1,6 +1,7 @@
 """A training run for the kill-and-resume tests, run as ``python -m tests.train.resume_worker``.
 
-Arguments: ``ROOT OUT [--resume RUN] [--hang-at-batch EPOCH:BATCH] [--hang-in-save EPOCH]``.
+Arguments: ``ROOT OUT [--resume RUN] [--hang-at-batch EPOCH:BATCH] [--hang-in-save EPOCH]
+[--options JSON]`` (``--options``: more `TrainConfig` settings, e.g. ``{"ema": 0.9}``).
 Trains SimpleCNN on the digits with crop augmentation and dropout (every source of
 randomness kcnn has to replay), then saves the final weights to ``OUT`` (``.npz``). A
 ``--hang-*`` option prints ``HANG <run folder>`` and sleeps at that point, for the test to
@@ -8,6 +9,7 @@ SIGKILL the process there; ``--hang-in-save`` first leaves half a checkpoint fil
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -50,6 +52,7 @@ def main():
     parser.add_argument("--resume")
     parser.add_argument("--hang-at-batch")
     parser.add_argument("--hang-in-save", type=int)
+    parser.add_argument("--options", type=json.loads, default={})
     args = parser.parse_args()
     data = kcnn.data.load_dataset("digits", seed=0)
     keras.utils.set_random_seed(CONFIG["seed"])
@@ -61,16 +64,16 @@ def main():
     if args.hang_in_save is not None:
         real_save = kc.save_atomic
 
-        def save_then_hang(model, path):
+        def save_then_hang(model, path, metadata=None):
             if Path(path).name == f"epoch-{args.hang_in_save:04d}.keras":
                 tmp = Path(path).with_name(f".{Path(path).stem}.tmp.keras")
                 model.save(tmp)
                 tmp.write_bytes(tmp.read_bytes()[: tmp.stat().st_size // 2])  # mid-write
                 hang(Path(path).parents[1])
-            real_save(model, path)
+            real_save(model, path, metadata)
 
         kc.save_atomic = save_then_hang
-    config = kcnn.train.TrainConfig(**CONFIG)
+    config = kcnn.train.TrainConfig(**{**CONFIG, **args.options})
     history, run = kcnn.train.fit(
         model, data, config, run_dir=args.root, callbacks=callbacks, resume=args.resume
     )

@@ -103,3 +103,29 @@ def test_killed_runs_resume_to_the_uninterrupted_weights(tmp_path):
         assert all(len(v) == 3 for v in history.values())
         metrics = json.loads((Path(folder) / "metrics.json").read_text())
         assert metrics["resumed_at_epoch"] == 1
+
+
+def test_killed_runs_with_every_training_option_resume_to_the_uninterrupted_weights(tmp_path):
+    """Averaged weights, class weights, the best checkpoint, accumulated and clipped
+    gradients: each keeps state across epochs, and a resume must restore all of it."""
+    options = ["--options", json.dumps({
+        "ema": 0.9, "class_weight": "balanced", "keep_best": True, "final_weights": "best",
+        "grad_accum": 2, "clip_norm": 1.0,
+    })]  # fmt: skip
+    reference = tmp_path / "reference.npz"
+    _finish(_start(tmp_path / "ref", reference, *options))
+    run = _kill_when_hanging(_start(tmp_path / "a", tmp_path / "unused.npz", "--hang-at-batch",
+                                    "1:7", *options))  # fmt: skip
+    state = _assert_checkpoint_loads(run)
+    assert state["epoch"] == 1 and state["ema_in_model"] and state["best"]["epoch"] == 1
+    resumed = tmp_path / "a.npz"
+    _finish(_start(tmp_path / "a", resumed, "--resume", run, *options))
+    for a, b in zip(_weights(resumed), _weights(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+    reference_run = next((tmp_path / "ref").iterdir())
+    for name in ("metrics.json", "history.json"):
+        got = json.loads((Path(run) / name).read_text())
+        expected = json.loads((reference_run / name).read_text())
+        for key in ("train_seconds", "resumed_at_epoch"):
+            got.pop(key, None), expected.pop(key, None)
+        assert got == expected
