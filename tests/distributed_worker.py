@@ -2,9 +2,10 @@
 
 Two jobs, chosen by the first argument; each writes what it found to ``OUT/``:
 
-- ``step DEVICES OUT``: one training step of SimpleCNN (BatchNorm, no dropout) on one global
-  batch of 64 digits, with ``kcnn.train.fit`` on DEVICES replicas and again on one device
-  from the same initial weights. Writes ``step.json``: the largest weight difference.
+- ``step DEVICES OUT [OPTIONS]``: one training step of SimpleCNN (BatchNorm, no dropout) on
+  one global batch of 64 digits, with ``kcnn.train.fit`` on DEVICES replicas and again on one
+  device from the same initial weights. Writes ``step.json``: the largest weight difference.
+  OPTIONS (JSON) adds `TrainConfig` settings and trains one epoch of 4 batches instead.
 - ``fit OUT [setup flags]``: ``kcnn.train.fit`` of SimpleCNN on digits under
   `kcnn.distribute.setup` with the given flags, ``--epochs`` epochs, run folders under
   ``OUT/runs`` (``--resume`` continues the one there). Writes ``weights-<process>.npz``
@@ -39,16 +40,18 @@ def _model(data, dropout=0.5):
     )
 
 
-def step(devices: int, out: Path) -> None:
+def step(devices: int, out: Path, options: dict | None = None) -> None:
     strategy = distribute.setup(devices)
     data = load_dataset("digits", validation_split=0.0)
+    images = 256 if options else 64
     data = dataclasses.replace(
-        data, x_train=data.x_train[:64], y_train=data.y_train[:64],
+        data, x_train=data.x_train[:images], y_train=data.y_train[:images],
         x_test=data.x_test[:0], y_test=data.y_test[:0],
     )  # fmt: skip
     config = TrainConfig(
-        epochs=1, batch_size=64, optimizer="sgd", learning_rate=0.1, verbose=0, checkpoint=False
-    )
+        epochs=1, batch_size=64, optimizer="sgd", learning_rate=0.1, verbose=0, checkpoint=False,
+        **(options or {}),
+    )  # fmt: skip
     keras.utils.set_random_seed(0)
     one = _model(data, dropout=0.0)
     start = one.get_weights()
@@ -97,6 +100,6 @@ def run_fit(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "step":
-        step(int(sys.argv[2]), Path(sys.argv[3]))
+        step(int(sys.argv[2]), Path(sys.argv[3]), *[json.loads(a) for a in sys.argv[4:]])
     else:
         run_fit(sys.argv[2:])

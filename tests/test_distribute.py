@@ -292,6 +292,35 @@ def test_one_step_on_two_devices_equals_one_device(tmp_path):
     assert found["max_abs_diff"] <= 1e-5, found
 
 
+def test_grad_accum_and_clip_norm_under_tf_distribute_are_refused():
+    from types import SimpleNamespace
+
+    from kcnn.train.config import check_distributed
+
+    tf_strategy = SimpleNamespace(backend="tensorflow", native=object())
+    with pytest.raises(ValueError, match=r"grad_accum must be 1 .* Received: grad_accum=2"):
+        check_distributed(TrainConfig(grad_accum=2), tf_strategy)
+    check_distributed(TrainConfig(grad_accum=2), SimpleNamespace(backend="jax", native=None))
+    check_distributed(TrainConfig(grad_accum=1), tf_strategy)
+    with pytest.raises(ValueError, match=r"would clip each device's share.* clip_norm=1.0"):
+        check_distributed(TrainConfig(clip_norm=1.0), tf_strategy)
+
+
+@supported
+@pytest.mark.rotate(backends=("tensorflow", "jax"))
+def test_training_options_on_two_devices_equal_one_device(tmp_path):
+    """Averaged weights, class weights, accumulated (JAX) and clipped gradients on 2
+    replicas: four batches of 64, the same weights as on one device."""
+    options = {"ema": 0.5, "class_weight": "balanced"}
+    if BACKEND == "jax":  # TensorFlow refuses these under tf.distribute (test above)
+        options.update(grad_accum=2, clip_norm=1.0)
+    _wait({"step": _start(["step", "2", str(tmp_path), json.dumps(options)], tmp_path, "step")},
+          tmp_path)  # fmt: skip
+    found = json.loads((tmp_path / "step.json").read_text())
+    assert found["replicas"] == 2 and found["max_update"] > 0.01
+    assert found["max_abs_diff"] <= 1e-5, found
+
+
 @supported
 @pytest.mark.rotate(backends=("tensorflow", "jax"))
 def test_two_processes_train_as_one_and_only_process_0_writes(tmp_path):

@@ -35,6 +35,7 @@ from kcnn.train.config import (  # noqa: F401  (these names were importable from
     OPTIMIZERS,
     RECOMMENDED,
     TrainConfig,
+    check_distributed,
     describe_learning_rate,
     recommended_settings,
     resolve_steps_per_execution,
@@ -116,6 +117,7 @@ def fit(
     """
     config, run_info = _settings(config, resume, run_info)
     strategy = _strategy(distribute)
+    check_distributed(config, strategy)
     steps_per_execution = resolve_steps_per_execution(config.steps_per_execution, strategy)
     strategy.check(model, config.batch_size, config.data_path)
     check_dataset(model, data)
