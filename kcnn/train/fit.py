@@ -137,8 +137,9 @@ def fit(
         _announce(config, strategy, inputs, len(data.x_train), verbose)
         if folder is not None:
             folder.write_config(_record(model, data, config, strategy, run_info))
-        note = imbalance_note(data.y_train, inputs.num_classes, config)
-        own, diagnostics = _callbacks(folder, config, inputs.train, verbose, note)
+        notes = [imbalance_note(data.y_train, inputs.num_classes, config),
+                 ema_note(config, len(inputs.train))]  # fmt: skip
+        own, diagnostics = _callbacks(folder, config, inputs.train, verbose, notes)
         start = time.perf_counter()
         with strategy.scope(), strategy.training(model):
             history = _train(model, inputs, config, initial_epoch, own + list(callbacks or []),
@@ -212,6 +213,28 @@ def imbalance_note(y, num_classes: int, config: TrainConfig, ratio: float = 3.0)
         "recall (`kcnn evaluate`), and try class_weight='balanced' (`--class-weight "
         "balanced`), which weighs each image's loss by n / (classes x its class's count)."
     )
+
+
+def ema_note(config: TrainConfig, steps_per_epoch: int) -> str | None:
+    """A sentence for ``report.md`` when ``ema`` averages over more updates than a third of
+    the run makes: the average then still carries the first epochs' weights."""
+    if config.ema is None:
+        return None
+    updates = config.epochs * max(1, steps_per_epoch // config.grad_accum)
+    span = 1 / (1 - config.ema)
+    if span * 3 <= updates:
+        return None
+    return (
+        f"ema={config.ema:g} averages about the last {span:.0f} updates, but the run makes "
+        f"{updates}: the averaged weights still carry the first epochs' weights. Choose a "
+        f"decay with 1 / (1 - decay) well below {updates}, e.g. ema={_suggested_decay(updates)}."
+    )
+
+
+def _suggested_decay(updates: int) -> str:
+    """The largest of 0.9, 0.99, 0.999, 0.9999 that averages at most a third of ``updates``."""
+    fitting = [d for d in ("0.9999", "0.999", "0.99", "0.9") if 3 / (1 - float(d)) <= updates]
+    return fitting[0] if fitting else "0.9"
 
 
 def _strategy(distribute) -> Strategy:
@@ -309,7 +332,7 @@ def _record(model, data: Dataset, config: TrainConfig, strategy, run_info) -> di
 
 
 def _callbacks(folder: RunFolder | None, config: TrainConfig, pipeline, verbose: int,
-               note: str | None = None):  # fmt: skip
+               notes: list = ()):  # fmt: skip
     """kcnn's own callbacks, in order, and the diagnostics among them. The averaged weights
     come first, so that every other callback sees them at the end of an epoch."""
     from kcnn.train.ema import AveragedWeights
@@ -317,7 +340,7 @@ def _callbacks(folder: RunFolder | None, config: TrainConfig, pipeline, verbose:
 
     stopper = None if config.early_stopping is None else kc.early_stopping(config.early_stopping)
     diagnostics = kc.TrainingDiagnostics(folder and folder.path, verbose=verbose > 0,
-                                         notes=[note] if note else [])  # fmt: skip
+                                         notes=[n for n in notes if n])  # fmt: skip
     own = [AveragedWeights()] if config.ema is not None else []
     own.append(_PipelineEpoch(pipeline))
     if folder is not None:

@@ -11,7 +11,7 @@ import pytest
 import kcnn
 from kcnn.cli import build_parser
 from kcnn.train import TrainConfig
-from kcnn.train.fit import imbalance_note
+from kcnn.train.fit import ema_note, imbalance_note
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,14 @@ def test_ema_with_mixed_precision_trains_and_saves_float32_averages(digits, tmp_
     loaded = keras.saving.load_model(run / "model.keras")
     assert all(v.dtype == "float32" for v in loaded.trainable_variables)
     assert json.loads((run / "metrics.json").read_text())["weights_averaged"] is True
+
+
+def test_an_ema_longer_than_the_run_is_noted_with_a_decay_that_fits():
+    note = ema_note(TrainConfig(epochs=6, ema=0.999), steps_per_epoch=94)
+    assert "averages about the last 1000 updates, but the run makes 564" in note
+    assert note.endswith("e.g. ema=0.99.")
+    assert ema_note(TrainConfig(epochs=6, ema=0.99), steps_per_epoch=94) is None
+    assert ema_note(TrainConfig(epochs=6), steps_per_epoch=94) is None
 
 
 # -- class_weight ---------------------------------------------------------------------------
