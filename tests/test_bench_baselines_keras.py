@@ -128,6 +128,7 @@ class FakeSession:
         return self.callbacks[-1]
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_train_runs_one_fit_with_the_session_callback(baseline):
     spec = {
         "model": "simple_cnn",

@@ -92,6 +92,7 @@ def test_train_on_a_npz_file_resized(tmp_path, capsys):
     assert "Unknown data set: name='cifar5'" in capsys.readouterr().err
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_train_with_augmentation(tmp_path, capsys):
     args = ["train", "--model", "mlp", "--epochs", "1", "--augment", "crop,cutout"]
     assert cli.main([*args, "--out", str(tmp_path), "--verbose", "0"]) == 0
@@ -101,6 +102,7 @@ def test_train_with_augmentation(tmp_path, capsys):
     assert "would break the labels of digits" in capsys.readouterr().err
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_train_resume_continues_the_run_with_its_own_settings(tmp_path, capsys):
     args = ["train", "--model", "mlp", "--epochs", "1", "--lr", "3e-3", "--schedule", "cosine",
             "--early-stopping", "4", "--verbose", "0", "--out", str(tmp_path)]  # fmt: skip
@@ -148,6 +150,7 @@ def test_rf_prints_the_field_of_the_layers_that_change_it(capsys):
     assert "MODEL must be a registered model name" in capsys.readouterr().err
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_params_and_inspect_on_a_run_folder(tmp_path, capsys):
     import matplotlib.image
 
@@ -264,6 +267,7 @@ def test_train_help_names_every_data_set_and_each_default(capsys):
         assert shown in out, shown
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_no_tensorflow_line_on_a_normal_command():
     import os
 

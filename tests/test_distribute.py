@@ -187,6 +187,7 @@ def test_torch_backend_says_it_has_no_data_parallel_path(capsys):
 
 
 @supported
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_cli_train_on_one_device_strategy(tmp_path, capsys):
     """--devices goes through kcnn.distribute into fit and config.json (one device here:
     more need a fresh process, see below)."""

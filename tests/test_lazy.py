@@ -3,6 +3,7 @@
 import json
 
 import keras
+import pytest
 
 from tests.conftest import REPO, run_python
 
@@ -33,6 +34,7 @@ print(json.dumps([layer.__class__.__name__ for layer in model.layers]))
 """
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_keras_files_load_after_kcnn_is_used_whatever_the_import_order(backend):
     path = REPO / "tests" / "fixtures" / "legacy-layers.keras"
     names = run_python(_KCNN_FIRST.format(path=str(path)), backend)

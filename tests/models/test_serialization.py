@@ -82,6 +82,7 @@ print(json.dumps([layer.__class__.__name__ for layer in model.layers]))
 """
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_keras_files_load_in_a_process_that_only_imported_kcnn(tmp_path, backend):
     inputs = keras.Input((16, 16, 3))
     x = kcnn.data.RandomPadCrop(2)(inputs)

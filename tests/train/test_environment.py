@@ -49,6 +49,7 @@ def test_a_run_records_its_environment_and_resuming_warns_when_versions_differ(t
     assert "environment" not in carried  # the resumed run records its own
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_fit_writes_the_environment_into_config_json(tmp_path):
     data = kcnn.data.load_dataset("digits", validation_split=0.1).subset(per_class=10)
     model = kcnn.build_model("mlp", input_shape=data.input_shape, hidden_units=(8,))

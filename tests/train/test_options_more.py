@@ -97,12 +97,12 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_trained_weigh
     digits, tmp_path
 ):
     data = digits.subset(per_class=20)
-    config = TrainConfig(epochs=3, batch_size=32, ema=0.9, verbose=0, top_k=None)
+    config = TrainConfig(epochs=2, batch_size=32, ema=0.9, verbose=0, top_k=None)
     reference = _mlp(data)
-    kcnn.train.fit(reference, data, config, run_dir=tmp_path / "ref")
+    kcnn.train.fit(reference, data, config, run_dir=None)
     first = _mlp(data)
-    _, run = kcnn.train.fit(first, data, TrainConfig(**{**config.to_dict(), "epochs": 2}),
-                            run_dir=tmp_path / "cut")  # fmt: skip
+    _, run = kcnn.train.fit(first, data, TrainConfig(**{**config.to_dict(), "epochs": 1}),
+                            run_dir=tmp_path)  # fmt: skip
     state = json.loads((run / "checkpoint.json").read_text())
     assert state["ema_in_model"] is True
     saved = keras.saving.load_model(run / state["file"])
@@ -115,9 +115,9 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_trained_weigh
 
 
 def test_ema_with_mixed_precision_trains_and_saves_float32_averages(digits, tmp_path):
-    config = TrainConfig(epochs=1, ema=0.9, mixed_precision=True, verbose=0, top_k=None)
-    model = _mlp(digits)
-    _, run = kcnn.train.fit(model, digits, config, run_dir=tmp_path)
+    config = _quiet(epochs=1, ema=0.9, mixed_precision=True)
+    data = digits.subset(per_class=20)
+    _, run = kcnn.train.fit(_mlp(data), data, config, run_dir=tmp_path)
     loaded = keras.saving.load_model(run / "model.keras")
     assert all(v.dtype == "float32" for v in loaded.trainable_variables)
     assert json.loads((run / "metrics.json").read_text())["weights_averaged"] is True

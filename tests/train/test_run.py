@@ -25,6 +25,7 @@ def _small_model(data):
                             dense_units=16)  # fmt: skip
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_every_file_of_a_run_folder_is_readable_by_group_and_others(digits, tmp_path):
     old = os.umask(0o022)
     try:
@@ -41,6 +42,7 @@ def test_every_file_of_a_run_folder_is_readable_by_group_and_others(digits, tmp_
     assert not [p for p in path.rglob(".*")], "no temporary file is left behind"
 
 
+@pytest.mark.rotate  # backend-independent plumbing, 15-40 s: one backend a day
 def test_resuming_removes_the_temporary_files_of_a_killed_write(digits, tmp_path):
     run = shutil.copytree(LEGACY, tmp_path / "run")
     (run / ".checkpoint.json.abcd1234.tmp").write_text('{"epoch": 3')  # a write cut short
