@@ -114,13 +114,16 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_trained_weigh
         np.testing.assert_array_equal(np.array(got), np.array(expected))
 
 
-def test_ema_with_mixed_precision_trains_and_saves_float32_averages(digits, tmp_path):
-    config = _quiet(epochs=1, ema=0.9, mixed_precision=True)
+def test_every_option_with_mixed_precision_trains_and_saves_float32_averages(digits, tmp_path):
+    config = _quiet(epochs=1, ema=0.9, mixed_precision=True, class_weight="balanced",
+                    final_weights="best", grad_accum=2, clip_norm=1.0)  # fmt: skip
     data = digits.subset(per_class=20)
     _, run = kcnn.train.fit(_mlp(data), data, config, run_dir=tmp_path)
     loaded = keras.saving.load_model(run / "model.keras")
     assert all(v.dtype == "float32" for v in loaded.trainable_variables)
-    assert json.loads((run / "metrics.json").read_text())["weights_averaged"] is True
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["weights_averaged"] is True and metrics["best_epoch"] == 1
+    assert np.isfinite(metrics["test_loss"])
 
 
 def test_an_ema_longer_than_the_run_is_noted_with_a_decay_that_fits():
