@@ -73,17 +73,21 @@ class ImageNetPreprocessing(keras.layers.Layer):
         return np.asarray(values, dtype="float32").reshape(shape)
 
     def call(self, inputs):
-        x = keras.ops.cast(inputs, self.compute_dtype)
+        # In float32 whatever the policy, then in the compute dtype: the per-channel
+        # constants are float32 arrays, and float16 - float32 promotes to float32 on JAX
+        # and PyTorch (and bfloat16 NumPy arrays do not exist for PyTorch).
+        x = keras.ops.cast(inputs, "float32")
         if self.mode == "tf":
-            return x * 2.0 - 1.0
-        if self.mode == "pixels":
-            return x * 255.0
-        if self.mode == "torch":
+            x = x * 2.0 - 1.0
+        elif self.mode == "pixels":
+            x = x * 255.0
+        elif self.mode == "torch":
             mean, std = self._per_channel(_IMAGENET_MEAN), self._per_channel(_IMAGENET_STD)
-            return (x - mean) / std
-        axis = -1 if self.data_format == "channels_last" else 1
-        x = keras.ops.flip(x, axis=axis) * 255.0
-        return x - self._per_channel(_CAFFE_MEAN_BGR)
+            x = (x - mean) / std
+        else:
+            axis = -1 if self.data_format == "channels_last" else 1
+            x = keras.ops.flip(x, axis=axis) * 255.0 - self._per_channel(_CAFFE_MEAN_BGR)
+        return keras.ops.cast(x, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
