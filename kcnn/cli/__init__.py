@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     # FileNotFoundError and PermissionError (an output that cannot be written) are OSErrors.
     except (ValueError, TypeError, OSError, ImportError) as error:
-        print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
+        cli = getattr(error, "for_command_line", None)
+        message = cli() if cli else str(error)
+        print(f"kcnn {args.command}: error: {message}", file=sys.stderr)
         return 2
     # A diverged run or a benchmark worker that failed or hung: the message says which.
     except (RuntimeError, TimeoutError) as error:

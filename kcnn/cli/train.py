@@ -118,6 +118,8 @@ def run(args) -> int:
     strategy = strategy_from(args)  # first, before the backend runs anything
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in config_fields()})
     run_flags = {flag: getattr(args, flag) for flag in RUN_FLAGS}
+    if args.resume:
+        _check_resumed_model(args.resume, run_flags["model"])
     size = run_flags["image_size"]
     data = load_dataset(
         run_flags["dataset"], validation_split=run_flags["validation_split"], seed=config.seed,
@@ -137,6 +139,18 @@ def run(args) -> int:
     if path is not None:  # process 0 writes and reports
         _report(path)
     return 0
+
+
+def _check_resumed_model(run_dir: str, model: str) -> None:
+    """A resumed run goes on with its own model: say so before Keras fails to load it."""
+    from kcnn.train.run import RunFolder
+
+    stored = RunFolder(run_dir).read_config().get("model")
+    if stored is not None and stored != model:
+        raise ValueError(
+            f"--resume {run_dir} trained --model {stored}; it cannot go on as --model {model}. "
+            "Leave --model out to resume, or start a new run."
+        )
 
 
 def _report(path) -> None:

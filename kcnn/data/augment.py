@@ -290,6 +290,53 @@ def _layer(transform: str, seed: int, value_range, options: Mapping):
     return keras.layers.CutMix(factor=options.get("cutmix_factor", 1.0), seed=seed, name="cutmix")
 
 
+class LabelRuleError(ValueError):
+    """A transform that would break a data set's labels. ``str()`` ends with the Python
+    override (``allow=``); `for_command_line` with what ``kcnn train`` can do instead."""
+
+    def __init__(self, what: str, name: str, reason: str, rule: str):
+        self.what, self.name, self.reason, self.rule = what, name, reason, rule
+        super().__init__(
+            f"{what} would break the labels of {name}: {reason}. "
+            f"Pass allow=({rule!r},) to apply it anyway."
+        )
+
+    def for_command_line(self) -> str:
+        return (
+            f"{self.what} would break the labels of {self.name}: {self.reason}. Choose "
+            "--augment without it (the policies and transforms are in kcnn train --help)."
+        )
+
+
+#: The label rules each Keras augmentation layer touches (by class name; RandomFlip by mode).
+_LAYER_RULES = {
+    "RandomColorJitter": ("color",),
+    "RandomHue": ("color",),
+    "RandomSaturation": ("color",),
+    "RandomColorDegeneration": ("color",),
+    "RandomGrayscale": ("color",),
+}
+
+
+def layer_rules(layer: keras.layers.Layer) -> list[str]:
+    """The label rules a Keras layer (or every layer of a ``keras.layers.Pipeline``) would
+    break if the data set has them: a ``RandomFlip`` flips, colour layers change colour."""
+    if isinstance(layer, keras.layers.Pipeline):
+        return [rule for inner in layer.layers for rule in layer_rules(inner)]
+    if isinstance(layer, keras.layers.RandomFlip):
+        return [f"{side}_flip" for side in ("horizontal", "vertical") if side in layer.mode]
+    return list(_LAYER_RULES.get(type(layer).__name__, ()))
+
+
+def check_layer_rules(layer: keras.layers.Layer, dataset, allow: Sequence[str] = ()) -> None:
+    """Raise `LabelRuleError` when a Keras layer would break ``dataset``'s label rules."""
+    rules = getattr(dataset, "label_rules", dataset) or {}
+    name = getattr(dataset, "name", "this data set")
+    for rule in layer_rules(layer):
+        if rule in rules and rule not in allow:
+            raise LabelRuleError(f"The layer {layer.name!r}", name, rules[rule], rule)
+
+
 def refused(transform: str, rules: Mapping, allow: Sequence[str] = ()) -> str | None:
     """Why a data set's label ``rules`` refuse ``transform`` (one of `TRANSFORMS`), or None
     when it keeps the labels (or its rule is in ``allow``). Training augmentation and
@@ -419,13 +466,12 @@ def augmentation(
         )
     name = getattr(dataset, "name", "this data set")
     for step in steps:
-        reason = refused(step, rules, allow) if isinstance(step, str) else None
+        if isinstance(step, keras.layers.Layer):
+            check_layer_rules(step, dataset, allow)
+            continue
+        reason = refused(step, rules, allow)
         if reason:
-            rule = _RULE_OF[step]
-            raise ValueError(
-                f"{step!r} would break the labels of {name}: {reason}. "
-                f"Pass allow=({rule!r},) to apply it anyway."
-            )
+            raise LabelRuleError(repr(step), name, reason, _RULE_OF[step])
     image_shape = getattr(dataset, "input_shape", None)
     if "padding" not in options and image_shape is not None:
         options = {**options, "padding": default_padding(image_shape)}

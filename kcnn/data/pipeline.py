@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 from kcnn._validate import check_choice, check_int, check_number
-from kcnn.data.augment import augmentation, needs_one_hot
+from kcnn.data.augment import augmentation, check_layer_rules, needs_one_hot
 
 if TYPE_CHECKING:
     from kcnn.data.datasets import Dataset
@@ -398,8 +398,8 @@ def make_pipeline(
         x: float images in [0, 1], shaped ``(n, h, w, c)``.
         y: integer labels ``(n,)``.
         batch_size: images per batch, >= 1. Defaults to 64.
-        augment: a policy name or list for `augmentation`, a ready `keras.layers.Pipeline`,
-            or None. Defaults to None.
+        augment: a policy name or list for `augmentation`, a ready `keras.layers.Pipeline`
+            or Keras layer (held to ``dataset``'s label rules too), or None. Defaults to None.
         dataset: the `kcnn.data.Dataset` the arrays come from; its label rules are checked
             and its ``num_classes`` used. Defaults to None.
         num_classes: number of classes, needed for one-hot labels. Defaults to the
@@ -471,7 +471,11 @@ def make_pipeline(
         num_classes = dataset.num_classes
     x, y = _check_arrays(x, y, num_classes)
     num_classes = int(y.max()) + 1 if num_classes is None else num_classes
-    if augment is not None and not isinstance(augment, keras.layers.Pipeline):
+    if isinstance(augment, keras.layers.Layer):
+        check_layer_rules(augment, dataset)  # a ready layer obeys the label rules too
+        if not isinstance(augment, keras.layers.Pipeline):
+            augment = keras.layers.Pipeline([augment], name="augment_custom")
+    elif augment is not None:
         augment = augmentation(augment, dataset, seed=seed)
     mixing = augment is not None and needs_one_hot(augment)
     if one_hot is False and mixing:
@@ -495,6 +499,11 @@ def make_pipeline(
             raise ValueError(
                 f"normalize must be True, False or (mean, std). Received: {normalize!r}"
             ) from None
+    if mean is not None and not (np.all(np.isfinite(std)) and np.all(std > 0)):
+        raise ValueError(
+            "normalize divides by each channel's standard deviation, which must be > 0: a "
+            f"constant channel would make every batch NaN. Received: std={np.ravel(std).tolist()}"
+        )
     if mean is not None:
         shape = [1] * x.ndim
         shape[_channel_axis(x.ndim)] = x.shape[_channel_axis(x.ndim)]

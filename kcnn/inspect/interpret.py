@@ -43,7 +43,23 @@ def _split(data: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"split={split!r} of data set {data.name!r} is empty{hint}. Received: split={split!r}"
         )
-    return x, np.asarray(y).reshape(-1).astype("int64")
+    return x, _labels(y, f"data.y_{split}")
+
+
+def _labels(y, argument: str) -> np.ndarray:
+    """Integer class indices shaped (n,) (or (n, 1)); one-hot rows are refused by name."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        raise ValueError(
+            f"{argument} must be integer class indices shaped (n,). Received one-hot or soft "
+            f"labels shaped {y.shape}: pass {argument}.argmax(axis=-1)."
+        )
+    if y.size and not (np.issubdtype(y.dtype, np.integer) or np.all(np.mod(y, 1) == 0)):
+        raise ValueError(
+            f"{argument} must be integer class indices. Received dtype {y.dtype} with "
+            f"values such as {y.reshape(-1)[:3].tolist()}"
+        )
+    return y.reshape(-1).astype("int64")
 
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -184,7 +200,7 @@ class Interpretation:
         data: Dataset | None = None,
     ):
         self.probabilities = np.asarray(probabilities, dtype="float64")
-        self.y_true = np.asarray(y_true).reshape(-1).astype("int64")
+        self.y_true = _labels(y_true, "y_true")
         if (
             self.probabilities.ndim != 2
             or len(self.probabilities) != len(self.y_true)

@@ -139,17 +139,38 @@ def check_common(
     check_choice("activation", activation, ACTIVATIONS)
     if not isinstance(include_top, bool):
         raise TypeError(f"include_top must be True or False. Received: include_top={include_top!r}")
+    if include_top and pooling is not None:
+        raise ValueError(
+            "pooling is for include_top=False (a headless feature extractor); with the "
+            f"classifier it would be ignored. Received: pooling={pooling!r}, include_top=True"
+        )
     check_classifier_activation(classifier_activation)
     check_name(name)
 
 
 def check_classifier_activation(classifier_activation) -> None:
-    """Raise a TypeError unless ``classifier_activation`` is a string or None (logits)."""
-    if classifier_activation is not None and not isinstance(classifier_activation, str):
+    """Raise unless ``classifier_activation`` is None (logits) or the name of a Keras
+    activation.
+
+    Raises:
+        TypeError: neither a string nor None.
+        ValueError: a string Keras does not know.
+    """
+    if classifier_activation is None:
+        return
+    if not isinstance(classifier_activation, str):
         raise TypeError(
             "classifier_activation must be a string such as 'softmax', or None for logits. "
             f"Received: classifier_activation={classifier_activation!r}"
         )
+    try:
+        keras.activations.get(classifier_activation)
+    except ValueError:
+        raise ValueError(
+            "classifier_activation must be the name of a Keras activation, such as 'softmax' "
+            f"or 'sigmoid', or None for logits. Received: "
+            f"classifier_activation={classifier_activation!r}"
+        ) from None
 
 
 def check_name(name) -> None:

@@ -20,7 +20,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 
-KINDS = ("nan", "overfit", "underfit", "late_overfit", "stagnation")
+KINDS = ("nan", "diverged", "overfit", "underfit", "late_overfit", "stagnation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +63,31 @@ def check_nan(history: Mapping[str, Sequence[float]]) -> Finding | None:
                         "under mixed float16, keep loss scaling on and the output in float32",
                     ),
                 )
+    return None
+
+
+def check_diverged(
+    history: Mapping[str, Sequence[float]], above: float = 5.0, rise: float = 1.5
+) -> Finding | None:
+    """A finite training loss that ended above ``above`` and ``rise`` times its lowest: the
+    updates threw the weights away and the probabilities saturated (a loss of ~14.5 is
+    a probability of 5e-7 for the right class), which is not underfitting."""
+    loss = _series(history, "loss")
+    if not loss or not all(math.isfinite(v) for v in loss):
+        return None
+    last, lowest = loss[-1], min(loss)
+    if last > above and last > rise * lowest:
+        return Finding(
+            "diverged",
+            len(loss),
+            f"The training loss rose to {last:.3g} (its lowest was {lowest:.3g}): the updates "
+            "are too large, and the model now gives the right class a probability near 0.",
+            (
+                "lower the learning rate (10x) or add warmup",
+                "clip the gradients (clip_norm=1.0)",
+                "check the input scaling (images in [0, 1] or standardised)",
+            ),
+        )
     return None
 
 
@@ -172,11 +197,13 @@ def check_stagnation(
     return None
 
 
-RULES = (check_nan, check_overfit, check_underfit, check_late_overfit, check_stagnation)
+RULES = (check_nan, check_diverged, check_overfit, check_underfit, check_late_overfit,
+         check_stagnation)  # fmt: skip
 
 
 def diagnose(history: Mapping[str, Sequence[float]]) -> list[Finding]:
-    """Run every rule on a history; NaN hides the others (they would read garbage).
+    """Run every rule on a history; NaN or divergence hides the others (they would read
+    garbage).
 
     Example:
         ```python
@@ -189,10 +216,11 @@ def diagnose(history: Mapping[str, Sequence[float]]) -> list[Finding]:
             "history must be a dict with a 'loss' list, such as History.history. "
             f"Received: {type(history).__name__}"
         )
-    nan = check_nan(history)
-    if nan is not None:
-        return [nan]
-    return [f for f in (rule(history) for rule in RULES[1:]) if f is not None]
+    for rule in (check_nan, check_diverged):  # either hides the others: they would misread it
+        finding = rule(history)
+        if finding is not None:
+            return [finding]
+    return [f for f in (rule(history) for rule in RULES[2:]) if f is not None]
 
 
 def report_markdown(
@@ -208,8 +236,13 @@ def report_markdown(
     if metrics:
         lines += ["| " + " | ".join(metrics) + " |", "|" + "---|" * len(metrics)]
         lines += ["| " + " | ".join(f"{float(history[k][-1]):.4f}" for k in metrics) + " |", ""]
-    if not findings:
+    if not findings and history.get("val_loss"):
         lines.append("No problem found: training and validation curves look healthy.")
+    elif not findings:
+        lines.append(
+            "No problem found in the training curve. There was no validation data, so "
+            "overfitting cannot be seen: hold out a validation split (validation_split > 0)."
+        )
     for finding in findings:
         lines += [f"## {finding.kind.replace('_', ' ')} (epoch {finding.epoch})", ""]
         lines += [finding.message, "", "What to try:", ""]

@@ -115,11 +115,13 @@ def fit(
         # after a crash: kcnn.train.fit(model, data, resume=run)
         ```
     """
+    _check_arguments(model, data)
     config, run_info = _settings(config, resume, run_info)
     strategy = _strategy(distribute)
     check_distributed(config, strategy)
     steps_per_execution = resolve_steps_per_execution(config.steps_per_execution, strategy)
     strategy.check(model, config.batch_size, config.data_path)
+    check_memory(model, config.batch_size)
     check_dataset(model, data)
     _check_options(config, data, run_dir if resume is None else resume)
     keras.utils.set_random_seed(config.seed)
@@ -155,6 +157,21 @@ def fit(
     finally:
         if folder is not None:
             folder.close()
+
+
+def _check_arguments(model, data) -> None:
+    if not isinstance(model, keras.Model):
+        hint = (f" Build it first: kcnn.build_model({model!r}, input_shape=data.input_shape)."
+                if isinstance(model, str) else "")  # fmt: skip
+        raise TypeError(
+            f"model must be a keras.Model. Received: {type(model).__name__} {model!r:.60}.{hint}"
+        )
+    if not isinstance(data, Dataset):
+        raise TypeError(
+            "data must be a kcnn.data.Dataset (kcnn.data.load_dataset, or "
+            "kcnn.data.Dataset(name, x_train, y_train, x_val, y_val, x_test, y_test)). "
+            f"Received: {type(data).__name__}"
+        )
 
 
 def _settings(config, resume, run_info) -> tuple[TrainConfig, dict | None]:
@@ -428,6 +445,78 @@ def _final_weights(folder: RunFolder, model, config: TrainConfig) -> dict:
     return said
 
 
+def _activations(model: keras.Model) -> int:
+    """Values in the outputs of every layer for one image (nested models walked)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += _activations(layer)
+            continue
+        try:
+            outputs = keras.tree.flatten(layer.output)
+        except (AttributeError, ValueError):  # a layer never called in this graph
+            continue
+        for output in outputs:
+            shape = getattr(output, "shape", None)
+            if shape is not None and all(d is not None for d in shape[1:]):
+                total += int(np.prod(shape[1:]))
+    return total
+
+
+def check_memory(model: keras.Model, batch_size: int, available: int | None = None) -> None:
+    """Refuse a batch whose training step cannot fit in this machine's memory (CPU).
+
+    A training step keeps every layer's output for the backward pass and about as much
+    again for the gradients, so the estimate is ``2 x 4 bytes x batch x (values in all
+    layer outputs for one image)``, plus four copies of the weights. An image size such as
+    4096x4096 otherwise fails deep inside the backend, after the data has loaded.
+
+    Raises:
+        ValueError: the estimate exceeds ``available`` bytes (defaults to the physical
+            memory; on a GPU nothing is checked).
+    """
+    from kcnn._backend import has_gpu
+
+    if available is None:
+        if has_gpu():
+            return
+        try:
+            available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return
+    need = 2 * 4 * batch_size * _activations(model) + 4 * 4 * model.count_params()
+    if need > available:
+        shape = "x".join(str(d) for d in model.input_shape[1:])
+        raise ValueError(
+            f"One training step of {model.name!r} on a batch of {batch_size} images of "
+            f"{shape} needs about {need / 2**30:.1f} GiB, but this machine has "
+            f"{available / 2**30:.1f} GiB. Use a smaller image size or batch size."
+        )
+
+
+def _check_pixels(x: np.ndarray, argument: str) -> None:
+    """Pixels must be finite numbers in [0, 1] (the inference contract's range)."""
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(
+            f"{argument} must be float images with values in [0, 1]. Received dtype {x.dtype}: "
+            f"convert with {argument}.astype('float32') / 255."
+        )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        images = np.flatnonzero(bad.reshape(len(x), -1).any(axis=1))
+        raise ValueError(
+            f"{argument} has NaN or infinite pixels in {len(images)} images (the first: "
+            f"{images[:5].tolist()}); they would turn the loss and every metric into NaN."
+        )
+    low, high = float(x.min()), float(x.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        hint = f" (divide by 255: {argument} / 255)" if high > 1.5 and low >= 0 else ""
+        raise ValueError(
+            f"{argument} pixels must be in [0, 1], as kcnn's models and inference expect. "
+            f"Received values from {low:.4g} to {high:.4g}{hint}."
+        )
+
+
 class _PipelineEpoch(keras.callbacks.Callback):
     """Tell the pipeline which epoch Keras is starting, so its batches follow the epoch
     number rather than a count of ``on_epoch_end`` calls."""
@@ -441,12 +530,30 @@ class _PipelineEpoch(keras.callbacks.Callback):
 
 
 def check_dataset(model: keras.Model, data: Dataset) -> None:
-    """`check_data` on each split of ``data`` that has images."""
+    """`check_data` on each split of ``data`` that has images, then `check_outputs`."""
     check_data(model, data.x_train, data.y_train, "x_train")
     for split in ("val", "test"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         if len(x):
             check_data(model, x, y, f"x_{split}")
+    check_outputs(model, data.x_train[:2])
+
+
+def check_outputs(model: keras.Model, x) -> None:
+    """Refuse a model whose outputs are not probabilities: kcnn trains with the
+    cross-entropy of probabilities, and would train logits wrongly without a word.
+
+    Raises:
+        ValueError: outputs that are negative or do not sum to 1 over the classes.
+    """
+    p = keras.ops.convert_to_numpy(keras.ops.cast(model(x, training=False), "float32"))
+    if p.ndim != 2 or p.min() < 0 or not np.allclose(p.sum(axis=-1), 1.0, atol=1e-2):
+        raise ValueError(
+            f"Model {model.name!r} must output class probabilities (a softmax last layer): "
+            f"its outputs range from {p.min():.3g} to {p.max():.3g} and sum to "
+            f"{p.sum(axis=-1).min():.3g}..{p.sum(axis=-1).max():.3g} per image. Build it with "
+            "classifier_activation='softmax' (the default)."
+        )
 
 
 def check_data(model: keras.Model, x, y, argument: str = "x") -> None:
@@ -457,11 +564,13 @@ def check_data(model: keras.Model, x, y, argument: str = "x") -> None:
 
     Raises:
         ValueError: empty data, a length mismatch, an image shape other than the model's
-            input, or labels that are not integers in ``[0, num_classes)``.
+            input, pixels that are NaN, infinite or outside [0, 1], or labels that are not
+            integers in ``[0, num_classes)``.
     """
     x, y = np.asarray(x), np.asarray(y)
     if len(x) == 0:
         raise ValueError(f"{argument} is empty: there is nothing to train on.")
+    _check_pixels(x, argument)
     if len(x) != len(y):
         raise ValueError(
             f"{argument} and its labels differ in length: {len(x)} images, {len(y)} labels."

@@ -196,6 +196,10 @@ def find_lr(
         )
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 10:
         raise ValueError(f"num_steps must be an integer >= 10. Received: num_steps={num_steps!r}")
+    if not isinstance(x, keras.utils.PyDataset):
+        from kcnn.train.fit import check_data  # fit imports this module
+
+        check_data(model, x, y)  # out-of-range labels give a loss of 0 on JAX
     batches = _batches(x, y, batch_size, seed)
     rates = np.geomspace(start_lr, end_lr, num_steps)
     optimizer = optimizer or keras.optimizers.SGD(start_lr, momentum=0.9, nesterov=True)

@@ -9,10 +9,15 @@ REFERENCE_COUNTS = [
     # name, kwargs, trainable parameters, where the number comes from
     ("lenet5", {}, 61_706, "LeCun 1998 (C1 156 + C3 2,416 + F5 48,120 + F6 10,164 + 850)"),
     ("resnet20", {}, 269_722, "He et al. 2016, option A, 10 classes"),
+    ("resnet32", {}, 464_154, "He et al. 2016, option A, 10 classes"),
+    ("resnet44", {}, 658_586, "He et al. 2016, option A, 10 classes"),
     ("resnet56", {}, 853_018, "He et al. 2016, option A, 10 classes"),
     ("resnet110", {}, 1_727_962, "He et al. 2016, option A, 10 classes"),
     ("resnet18", {"num_classes": 1000}, 11_689_512, "torchvision resnet18"),
+    ("resnet34", {"num_classes": 1000}, 21_797_672, "torchvision resnet34"),
     ("resnet50", {"num_classes": 1000}, 25_557_032, "torchvision resnet50"),
+    ("vgg11", {"num_classes": 1000}, 132_863_336, "torchvision vgg11"),
+    ("vgg13", {"num_classes": 1000}, 133_047_848, "torchvision vgg13"),
     ("vgg16", {"num_classes": 1000}, 138_357_544, "keras.applications.VGG16"),
     ("vgg19", {"num_classes": 1000}, 143_667_240, "keras.applications.VGG19"),
 ]
