@@ -162,9 +162,52 @@ def _add_keras_metadata(archive: Path, metadata: dict) -> None:
 
 
 def read_keras_metadata(path: str | os.PathLike) -> dict:
-    """A ``.keras`` file's ``metadata.json`` (``{}`` when it has none, or is not a zip)."""
+    """A ``.keras`` file's ``metadata.json`` (``{}`` when it has none, or is not a zip).
+
+    Raises:
+        ValueError: a zip archive whose ``metadata.json`` is damaged, or not a JSON object.
+    """
+    with open(path, "rb") as file:
+        if not zipfile.is_zipfile(file):
+            return {}
+        try:
+            with zipfile.ZipFile(file) as archive:
+                if _KERAS_METADATA not in archive.namelist():
+                    return {}
+                metadata = json.loads(archive.read(_KERAS_METADATA))
+        except Exception as error:  # zipfile: BadZipFile, EOFError, OSError, zlib.error,
+            # NotImplementedError, RuntimeError (encrypted); json: ValueError, RecursionError
+            raise ValueError(
+                f"{os.fspath(path)} is a damaged .keras file: its {_KERAS_METADATA} cannot be "
+                f"read ({type(error).__name__}: {error})."
+            ) from error
+    if not isinstance(metadata, dict):
+        raise ValueError(
+            f"{os.fspath(path)} is a damaged .keras file: its {_KERAS_METADATA} holds a JSON "
+            f"{type(metadata).__name__}, not an object."
+        )
+    return metadata
+
+
+def load_keras_model(path: str | os.PathLike):
+    """Load a ``.keras`` file with ``safe_mode=True`` (register kcnn's layers first:
+    `kcnn.load_all`).
+
+    Raises:
+        ValueError: the file is not a zip archive, or Keras cannot rebuild a model from it
+            (a damaged or truncated file, missing members, layers it does not know).
+    """
+    import keras
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a .keras model file (a .keras file is a zip archive; "
+            "this one is damaged, truncated or something else)."
+        )
     try:
-        with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(_KERAS_METADATA))
-    except (KeyError, zipfile.BadZipFile, ValueError):
-        return {}
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # zipfile, json, h5py and Keras' own errors, of many types
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a loadable .keras model file (damaged, truncated, or "
+            f"saved with layers this process does not know): {type(error).__name__}: {error}"
+        ) from error

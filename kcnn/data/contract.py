@@ -11,6 +11,7 @@ then named ``0..k-1``, or after a named data set when a run folder says which.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -75,12 +76,21 @@ class Contract:
 
     @classmethod
     def from_dict(cls, record: dict, source: str = "the contract") -> Contract:
-        """Read `to_dict`'s form back."""
+        """Read `to_dict`'s form back.
+
+        Raises:
+            ValueError: a newer contract version, or a record that is not a contract
+                (missing or malformed entries); the message names ``source``.
+        """
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{source} has an inference contract that is not a JSON object: {_short(record)}"
+            )
         record = dict(record)
         version = record.pop("version", VERSION)
-        if not isinstance(version, int) or version > VERSION:
+        if not _is_int(version) or version > VERSION:
             raise ValueError(
-                f"{source} has inference contract version {version!r}; this kcnn reads "
+                f"{source} has inference contract version {_short(version)}; this kcnn reads "
                 f"versions up to {VERSION}. Upgrade kcnn to load it."
             )
         known = set(cls.__dataclass_fields__)
@@ -88,6 +98,9 @@ class Contract:
         if missing:
             raise ValueError(f"{source} lacks {sorted(missing)} in its inference contract.")
         values = {k: v for k, v in record.items() if k in known}
+        problem = _contract_problem(values)
+        if problem:
+            raise ValueError(f"{source} has an invalid inference contract: {problem}.")
         for key in ("class_names", "input_shape", "pixel_range", "mean", "std"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
@@ -133,9 +146,75 @@ class Contract:
         return {METADATA_KEY: {"inference": self.to_dict()}}
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _contract_problem(values: dict) -> str | None:
+    """What is wrong with a contract's entries read from JSON, or None."""
+    names = values["class_names"]
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(n, str) or _is_number(n) for n in names
+    ):
+        return f"class_names must be a list of names, not {_short(names)}"
+    shape = values["input_shape"]
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 3
+        or not all(_is_int(d) and d > 0 for d in shape)
+    ):
+        return f"input_shape must be three positive integers, not {_short(shape)}"
+    data_format = values.get("data_format", "channels_last")
+    if data_format not in ("channels_last", "channels_first"):
+        return f"data_format must be 'channels_last' or 'channels_first', not {_short(data_format)}"
+    pixels = values.get("pixel_range", (0.0, 1.0))
+    if not (
+        isinstance(pixels, (list, tuple)) and len(pixels) == 2
+        and all(_is_number(v) for v in pixels) and pixels[0] < pixels[1]
+    ):  # fmt: skip
+        return f"pixel_range must be two numbers (low, high), not {_short(pixels)}"
+    mean, std = values.get("mean"), values.get("std")
+    if (mean is None) != (std is None):
+        return "mean and std must both be given or both be null"
+    for key, numbers in (("mean", mean), ("std", std)):
+        if numbers is not None and not (
+            isinstance(numbers, (list, tuple)) and numbers
+            and all(_is_number(v) for v in numbers)
+        ):  # fmt: skip
+            return f"{key} must be a list of numbers (one per channel), not {_short(numbers)}"
+    if std is not None and not all(v > 0 for v in std):
+        return f"std must be positive, not {_short(std)}"
+    if not isinstance(values.get("dataset", ""), str):
+        return f"dataset must be a name, not {_short(values['dataset'])}"
+    rules = values.get("label_rules") or {}
+    if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
+        return f"label_rules must map transforms to reasons, not {_short(rules)}"
+    return None
+
+
 def read_contract(path: str | os.PathLike) -> Contract | None:
-    """The contract stored in a ``.keras`` file, or None if it has none."""
-    entry = _io.read_keras_metadata(path).get(METADATA_KEY) or {}
+    """The contract stored in a ``.keras`` file, or None if it has none.
+
+    Raises:
+        ValueError: the file's ``metadata.json`` or its contract is damaged.
+    """
+    entry = _io.read_keras_metadata(path).get(METADATA_KEY)
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ValueError(
+            f"{os.fspath(path)} is a damaged .keras file: the {METADATA_KEY!r} entry of its "
+            f"metadata.json is not an object: {_short(entry)}"
+        )
     if "inference" not in entry:
         return None
     return Contract.from_dict(entry["inference"], source=os.fspath(path))

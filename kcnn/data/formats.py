@@ -12,10 +12,13 @@ corrupt one, returning nothing partial:
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import math
 import os
 import pickle
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         The array, with the dtype and shape the header declares.
 
     Raises:
-        ValueError: a bad magic number or a file shorter or longer than its header says.
+        ValueError: a bad magic number, a damaged gzip stream, or a file shorter or longer
+            than its header says.
 
     Example:
         ```python
@@ -46,8 +50,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as error:
-        raise ValueError(f"Cannot read IDX file {path}: {error}") from error
+    except (OSError, EOFError, zlib.error) as error:  # gzip: BadGzipFile, EOF, bad deflate data
+        raise ValueError(
+            f"Cannot read IDX file {path} (truncated or corrupt): {type(error).__name__}: {error}"
+        ) from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file: bad magic number {raw[:4]!r}.")
     ndim = raw[3]
@@ -56,7 +62,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path} is truncated: its header needs {header} bytes.")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise ValueError(
             f"{path} has {len(raw)} bytes but its header (shape {shape}) needs {expected}: "
@@ -64,6 +70,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
+
+
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    """``_codecs.encode`` as pickles call it (how Python 3 pickles bytes at protocol 2:
+    ``encode(str, "latin1")``), and no other codec."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise pickle.UnpicklingError(
+            f"refusing _codecs.encode with encoding {encoding!r} and errors {errors!r} "
+            "(only latin1, as pickled bytes use)"
+        )
+    return codecs.encode(text, "latin1")
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -74,10 +91,11 @@ class _ArrayUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
     }
 
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
@@ -100,29 +118,54 @@ def read_cifar_batch(
         ValueError: a truncated, corrupt or foreign file.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as error:
-        raise ValueError(
-            f"{path} is not a readable CIFAR batch (truncated or corrupt): {error}"
-        ) from error
+    batch = _unpickle(path, "CIFAR batch")
     if not isinstance(batch, dict):
         raise ValueError(f"{path} is not a CIFAR batch: it holds a {type(batch).__name__}.")
-    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    batch = {_text(k): v for k, v in batch.items()}
     if "data" not in batch or label_key not in batch:
         raise ValueError(
-            f"{path} is not a CIFAR batch with {label_key!r}: it has keys {sorted(batch)}."
+            f"{path} is not a CIFAR batch with {label_key!r}: it has keys "
+            f"{sorted(str(k) for k in batch)}."
         )
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key], dtype="int64")
+    try:
+        data = np.asarray(batch["data"])
+        labels = np.asarray(batch[label_key])
+    except Exception as error:  # ragged lists, objects NumPy cannot hold: ValueError, TypeError...
+        raise ValueError(
+            f"{path} is not a valid CIFAR batch: its 'data' or {label_key!r} is not an array "
+            f"({type(error).__name__}: {error})."
+        ) from error
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(
             f"{path}: 'data' must be uint8 rows of 3072 pixels; it is {data.dtype} {data.shape}."
         )
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise ValueError(
+            f"{path}: {label_key!r} must be a list of integer labels; it is {labels.dtype} "
+            f"{labels.shape}."
+        )
     if len(data) != len(labels):
         raise ValueError(f"{path}: {len(data)} images but {len(labels)} labels.")
-    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype("int64")
+
+
+def _text(key):
+    """A key of a pickled dict as text (the str keys of a Python 2 pickle load as bytes)."""
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+
+
+def _unpickle(path: Path, what: str):
+    """The object pickled in ``path``, through `_ArrayUnpickler`; a `ValueError` naming the
+    file for anything else (a damaged pickle raises nearly any exception type: EOFError,
+    UnpicklingError, KeyError, IndexError, TypeError, OverflowError, MemoryError...)."""
+    try:
+        with open(path, "rb") as f:
+            return _ArrayUnpickler(f, encoding="bytes").load()
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a readable {what} (truncated or corrupt): "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
 def read_cifar_meta(path: str | os.PathLike, key: str) -> list[str] | None:
@@ -131,8 +174,7 @@ def read_cifar_meta(path: str | os.PathLike, key: str) -> list[str] | None:
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as f:
-            meta = _ArrayUnpickler(f, encoding="bytes").load()
+        meta = _unpickle(path, "CIFAR meta file")
         names = meta.get(key.encode()) or meta.get(key)
         return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
     except Exception:  # class names are a nicety: fall back to the built-in ones
@@ -149,11 +191,15 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"it holds a single {loaded.dtype} array {loaded.shape} (a .npy file), not "
+                "named arrays (write one with numpy.savez)"
+            )
+        with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{path} is not a readable .npz archive: {error}") from error
-    except Exception as error:  # zipfile.BadZipFile and friends
+    except Exception as error:  # OSError, EOFError, ValueError, zipfile.BadZipFile and friends
         raise ValueError(f"{path} is not a readable .npz archive: {error}") from error
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
     if missing:
@@ -186,7 +232,7 @@ def read_image_folder(
     Raises:
         ValueError: no class folders, an empty class, an unreadable image, or mixed sizes.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
     classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -203,8 +249,8 @@ def read_image_folder(
         with Image.open(files[0]) as first:
             mode = first.mode
             size = first.size[::-1]
-    except (OSError, UnidentifiedImageError) as error:
-        raise ValueError(f"Cannot read image {files[0]}: {error}") from error
+    except Exception as error:  # Pillow: OSError, UnidentifiedImageError, SyntaxError...
+        raise _unreadable_image(files[0], error) from error
     if color_mode == "auto":
         color_mode = "grayscale" if mode in ("L", "1", "I;16") else "rgb"
     target = tuple(image_size) if image_size else size
@@ -213,17 +259,28 @@ def read_image_folder(
         try:
             with Image.open(file) as image:
                 image = image.convert("L" if color_mode == "grayscale" else "RGB")
-                if image.size[::-1] != target:
-                    if not image_size:
-                        raise ValueError(
-                            f"{file} is {image.size[1]}x{image.size[0]} but the first image "
-                            f"is {target[0]}x{target[1]}; pass image_size= to resize."
-                        )
+                if image.size[::-1] != target and image_size:
                     image = image.resize(target[::-1], Image.BILINEAR)
-                images.append(np.asarray(image, dtype=np.uint8))
-        except (OSError, UnidentifiedImageError) as error:
-            raise ValueError(f"Cannot read image {file}: {error}") from error
+                pixels = np.asarray(image, dtype=np.uint8)
+        except Exception as error:  # a damaged file fails in any of Pillow's decoders
+            raise _unreadable_image(file, error) from error
+        if pixels.shape[:2] != target:
+            raise ValueError(
+                f"{file} is {pixels.shape[0]}x{pixels.shape[1]} but the first image "
+                f"is {target[0]}x{target[1]}; pass image_size= to resize."
+            )
+        images.append(pixels)
     x = np.stack(images)
     if x.ndim == 3:
         x = x[..., None]
     return x, np.asarray(labels, dtype="int64"), classes
+
+
+def _unreadable_image(file: Path, error: Exception) -> ValueError:
+    """The error for an image file Pillow cannot decode. Pillow raises OSError
+    (UnidentifiedImageError, "image file is truncated"), SyntaxError ("broken PNG file"),
+    ValueError, EOFError, struct.error, zlib.error or DecompressionBombError, by format."""
+    return ValueError(
+        f"Cannot read image {file} (damaged, truncated or not an image): "
+        f"{type(error).__name__}: {error}"
+    )

@@ -278,7 +278,14 @@ def _raw_from_npz(name: str, path: Path, classes=None) -> Raw:
     arrays = read_npz(path)
     names = arrays.get("class_names")
     if names is not None:
-        classes = tuple(str(n) for n in np.asarray(names).tolist())
+        if names.ndim != 1 or names.dtype.kind not in "USiu":
+            raise ValueError(
+                f"{path}: class_names must be a 1-D array of names (strings); it is "
+                f"{names.dtype} {names.shape}."
+            )
+        classes = tuple(
+            n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names.tolist()
+        )
     return Raw(
         name,
         arrays["x_train"],
@@ -317,6 +324,11 @@ def load_path(path: Path) -> Raw:
         return Raw(name, x_train, y_train, x_test, y_test, tuple(classes), str(path))
     if any(p.is_dir() for p in path.iterdir()):
         x, y, classes = read_image_folder(path)
+        if len(x) < 2:
+            raise ValueError(
+                f"{path} holds {len(x)} image: too few to set a fifth aside for testing. Add "
+                "images, or give train/ and test/ folders of class folders."
+            )
         x_train, y_train, x_test, y_test = split_arrays(x, y, 0.2, 0)
         return Raw(name, x_train, y_train, x_test, y_test, tuple(classes), str(path))
     raise ValueError(

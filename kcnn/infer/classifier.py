@@ -235,7 +235,8 @@ def load(path: str | os.PathLike) -> Classifier:
 
     Raises:
         FileNotFoundError: no such file or folder, or a run that has not finished.
-        ValueError: a file that is not a ``.keras`` model.
+        ValueError: a file that is not a ``.keras`` model (or a damaged one), a damaged
+            run folder, or an inference contract that does not fit the model.
 
     Example:
         ```python
@@ -243,9 +244,8 @@ def load(path: str | os.PathLike) -> Classifier:
         classifier.class_names
         ```
     """
-    import keras
-
     import kcnn
+    from kcnn import _io
     from kcnn.train.run import MODEL, load_run
 
     check_type("path", path, (str, os.PathLike), "a run folder or a .keras file")
@@ -262,22 +262,23 @@ def load(path: str | os.PathLike) -> Classifier:
             )
         kcnn.load_all()
         file = path
-        model = _load_keras(path, keras)
+        model = _io.load_keras_model(path)
     else:
         raise FileNotFoundError(f"No such run folder or .keras file: {os.fspath(path)!r}")
     contract = read_contract(file)
     if contract is None:
         dataset = run.config.get("dataset", "") if run else ""
-        contract = Contract.for_model(model, dataset=dataset)
-    return Classifier(model, contract, run)
-
-
-def _load_keras(path: Path, keras):
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{os.fspath(path)!r} is not a .keras model file (a .keras file is a zip archive; "
-            "this one is damaged, truncated or something else)."
-        )
-    return keras.saving.load_model(path, safe_mode=True)
+        contract = Contract.for_model(model, dataset=dataset if isinstance(dataset, str) else "")
+    else:
+        expected = tuple(model.input_shape[1:])
+        if len(contract.input_shape) != len(expected) or any(
+            d is not None and d != c for d, c in zip(expected, contract.input_shape)
+        ):
+            raise ValueError(
+                f"{os.fspath(file)} is damaged: its inference contract says the input is "
+                f"{tuple(contract.input_shape)} but the model takes {expected}."
+            )
+    try:
+        return Classifier(model, contract, run)
+    except ValueError as error:  # a contract that does not fit the model
+        raise ValueError(f"{os.fspath(file)} is damaged: {error}") from None

@@ -19,6 +19,7 @@ users.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -59,11 +60,80 @@ def nan_restored(history: dict) -> dict:
     return {k: [float("nan") if v is None else v for v in values] for k, values in history.items()}
 
 
-def _read_json(path: Path, what: str):
+def _read_json(path: Path, what: str) -> dict:
+    """The JSON object in ``path``; a `ValueError` naming the file when it cannot be read,
+    is not JSON (damaged, truncated, not UTF-8, nested past the parser's limit) or holds
+    something other than an object."""
     try:
-        return json.loads(path.read_text())
-    except ValueError as error:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read ({error}); it is not a {what}.") from None
+    except (ValueError, RecursionError) as error:
         raise ValueError(f"{path} is not valid JSON ({error}); it is not a {what}.") from None
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"{path} is not a {what}: it holds a JSON {type(record).__name__}, not an object."
+        )
+    return record
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _history_problem(history) -> str | None:
+    """What is wrong with a history read from JSON, or None: it must map each metric to a
+    list of numbers (nulls stand for NaN)."""
+    if not isinstance(history, dict):
+        return f"the history must be an object of lists, not {_short(history)}"
+    for key, values in history.items():
+        if not isinstance(values, list) or not all(v is None or _is_number(v) for v in values):
+            return f"history[{key!r}] must be a list of numbers, not {_short(values)}"
+    return None
+
+
+def _checkpoint_problem(state: dict) -> str | None:
+    """What is wrong with a ``checkpoint.json`` record, or None."""
+    if not _is_int(state.get("epoch")) or state["epoch"] < 0:
+        return f"'epoch' must be a whole number >= 0, not {_short(state.get('epoch'))}"
+    if not isinstance(state.get("file"), str) or not state["file"]:
+        return f"'file' must name the checkpoint's .keras file, not {_short(state.get('file'))}"
+    if "history" not in state:
+        return "it has no 'history'"
+    problem = _history_problem(state["history"])
+    if problem:
+        return problem
+    seeds = state.get("seed_states", [])
+    if not isinstance(seeds, list) or not all(
+        isinstance(s, list) and all(_is_int(v) for v in s) for s in seeds
+    ):
+        return f"'seed_states' must be lists of integers, not {_short(seeds)}"
+    rng = state.get("global_rng", {})
+    if not isinstance(rng, dict) or not isinstance(rng.get("torch", ""), str):
+        return f"'global_rng' must be an object of base64 strings, not {_short(rng)}"
+    try:
+        base64.b64decode(rng.get("torch", ""), validate=True)
+    except ValueError:
+        return "'global_rng' holds a torch generator state that is not base64"
+    best = state.get("best", {"epoch": 0, "val_accuracy": 0.0})
+    if not (
+        isinstance(best, dict)
+        and _is_int(best.get("epoch"))
+        and _is_number(best.get("val_accuracy"))
+    ):
+        return f"'best' must hold an 'epoch' and its 'val_accuracy', not {_short(best)}"
+    if not isinstance(state.get("ema_in_model", False), bool):
+        return f"'ema_in_model' must be true or false, not {_short(state['ema_in_model'])}"
+    return None
 
 
 class RunFolder:
@@ -141,7 +211,13 @@ class RunFolder:
     def read_history(self) -> dict:
         """The history written so far (``{}`` if none); nulls become NaN."""
         path = self.path / HISTORY
-        return nan_restored(_read_json(path, "history")) if path.exists() else {}
+        if not path.exists():
+            return {}
+        history = _read_json(path, "history")
+        problem = _history_problem(history)
+        if problem:
+            raise ValueError(f"{path} is not a valid history: {problem}.")
+        return nan_restored(history)
 
     def write_history(self, history: dict) -> None:
         """``history.json`` and ``history.csv``: one column per metric, ``epoch`` first."""
@@ -172,6 +248,9 @@ class RunFolder:
         if not path.exists():
             return None
         state = _read_json(path, "checkpoint state")
+        problem = _checkpoint_problem(state)
+        if problem:
+            raise ValueError(f"{path} is not a valid checkpoint state: {problem}.")
         state["file"] = str(self.path / state["file"])
         state["history"] = nan_restored(state["history"])
         return state
@@ -222,9 +301,12 @@ class Run:
         return (self.folder / MODEL).is_file()
 
     def load_model(self):
-        """The final ``model.keras`` (``safe_mode=True``)."""
-        import keras
+        """The final ``model.keras`` (``safe_mode=True``).
 
+        Raises:
+            FileNotFoundError: the run has not finished.
+            ValueError: ``model.keras`` is damaged or not a Keras model.
+        """
         import kcnn
 
         kcnn.load_all()  # kcnn's layers must be registered before Keras reads the file
@@ -234,7 +316,7 @@ class Run:
                 f"{os.fspath(self.path)!r} has no {MODEL}: the run has not finished. Resume "
                 f"it with `kcnn train --resume {os.fspath(self.path)}`."
             )
-        return keras.saving.load_model(path, safe_mode=True)
+        return _io.load_keras_model(path)
 
     def data_settings(self) -> dict:
         """How the run loaded its data: ``kcnn.data.load_dataset`` keyword arguments."""
