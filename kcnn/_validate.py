@@ -92,3 +92,28 @@ def check_type(name: str, value, types, expected: str):
     if not isinstance(value, types):
         raise TypeError(f"{name} must be {expected}. Received: {type(value).__name__}")
     return value
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(need: int, what: str, hint: str, available: int | None = None) -> None:
+    """Refuse work that would need more than ``available`` bytes (the physical memory by
+    default): a clear error before the operating system kills the process.
+
+    Raises:
+        ValueError: ``"{what} needs about N GiB, but this machine has M GiB. {hint}"``.
+    """
+    available = physical_memory() if available is None else available
+    if available is not None and need > available:
+        raise ValueError(
+            f"{what} needs about {need / 2**30:.1f} GiB, but this machine has "
+            f"{available / 2**30:.1f} GiB. {hint}"
+        )

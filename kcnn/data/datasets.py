@@ -25,6 +25,7 @@ augmentation policies consult them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,10 @@ from kcnn.data.sources import (  # noqa: F401  (the class names and file lists w
 )
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
+
+#: The most classes a data set without class names may have (its largest label + 1): a
+#: larger label is a damaged file or labels that are not class indices.
+MAX_NUMBERED_CLASSES = 100_000
 
 _DIGIT_RULES = {
     "horizontal_flip": "a mirrored digit is a different glyph or none (2, 3, 4, 7, 9)",
@@ -268,30 +273,48 @@ def _assemble(raw: Raw, validation_split: float, seed: int, image_size) -> Datas
         x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
         images[split] = _check_images(x, raw.scale, f"x_{split}", raw.source)
         labels[split] = _check_labels(y, len(images[split]), f"y_{split}", raw.source)
-    num_classes = (
-        len(raw.class_names)
-        if raw.class_names
-        else int(max(int(y.max()) for y in labels.values() if y.size)) + 1
-    )
+    if not len(images["train"]):
+        raise ValueError(f"{raw.source}: the training split is empty.")
+    largest = max(int(y.max()) for y in labels.values() if y.size)
+    if not raw.class_names and largest >= MAX_NUMBERED_CLASSES:
+        raise ValueError(
+            f"{raw.source}: a label is {largest}, which would make {largest + 1} classes; "
+            f"labels must be class indices 0..k-1 (k up to {MAX_NUMBERED_CLASSES} without "
+            "class names)."
+        )
+    num_classes = len(raw.class_names) if raw.class_names else largest + 1
     for split, y in labels.items():
         if y.size and int(y.max()) >= num_classes:
             raise ValueError(
                 f"{raw.source}: y_{split} has label {int(y.max())} but there are only "
                 f"{num_classes} class names."
             )
-    if not len(images["train"]):
-        raise ValueError(f"{raw.source}: the training split is empty.")
     class_names = tuple(raw.class_names or (str(i) for i in range(num_classes)))
 
     if "val" in images:
         x_train, y_train = images["train"], labels["train"]
         x_val, y_val = images["val"], labels["val"]
     else:
+        held_out = math.ceil(len(images["train"]) * validation_split)
+        if validation_split and held_out >= len(images["train"]):
+            raise ValueError(
+                f"{raw.source}: {len(images['train'])} training image(s) are too few to hold "
+                f"out validation_split={validation_split} and still train on some."
+            )
         x_train, y_train, x_val, y_val = split_arrays(
             images["train"], labels["train"], validation_split, seed
         )
     splits = {"train": x_train, "val": x_val, "test": images["test"]}
     if image_size is not None:
+        from kcnn._validate import check_memory
+
+        count = sum(len(v) for v in splits.values())
+        channels = splits["train"].shape[-1]
+        check_memory(  # the resized copy, the backend's and the clipped one
+            3 * 4 * count * image_size[0] * image_size[1] * channels,
+            f"Resizing {count} images to image_size={tuple(image_size)}",
+            "Use a smaller image_size.",
+        )
         splits = {k: _resize(v, image_size) for k, v in splits.items()}
     rules = label_rules_for(raw.name, channels=splits["train"].shape[-1])
     return Dataset(
@@ -318,7 +341,7 @@ def _check_images(x, scale: float | None, argument: str, source: str) -> np.ndar
         )
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or not (x.shape[1] and x.shape[2]):
         raise ValueError(
             f"{source}: {argument} must be images shaped (n, height, width[, channels]) with "
             f"1, 3 or 4 channels; it has shape {x.shape}."
@@ -331,6 +354,11 @@ def _check_images(x, scale: float | None, argument: str, source: str) -> np.ndar
                 f"{source}: {argument} is float with values in [{x.min():g}, {x.max():g}]; "
                 "float images must be in [0, 1] (or store uint8 pixels)."
             )
+    elif scale is None and x.size and (int(x.min()) < 0 or int(x.max()) > 255):
+        raise ValueError(
+            f"{source}: {argument} holds integer pixels in [{int(x.min())}, {int(x.max())}]; "
+            "integer images must be 0..255 (or store floats in [0, 1])."
+        )
     if scale is None:
         scale = 255.0 if x.dtype.kind in "ui" else 1.0
     return x.astype("float32") / np.float32(scale)
@@ -349,6 +377,10 @@ def _check_labels(y, n: int, argument: str, source: str) -> np.ndarray:
         raise ValueError(f"{source}: {n} images but {len(y)} labels in {argument}.")
     if y.size and int(y.min()) < 0:
         raise ValueError(f"{source}: {argument} has a negative label ({int(y.min())}).")
+    if y.size and int(y.max()) > np.iinfo("int32").max:
+        raise ValueError(
+            f"{source}: {argument} has a label too large for a class index ({int(y.max())})."
+        )
     return y.astype("int32")
 
 

@@ -58,7 +58,7 @@ def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.maximum(std, 1e-7)
 
 
-def class_weights(setting, y: np.ndarray, num_classes: int) -> np.ndarray | None:
+def class_weights(setting: str | dict | None, y: np.ndarray, num_classes: int) -> np.ndarray | None:
     """The per-class loss weights a ``class_weight`` setting means for labels ``y``.
 
     Args:

@@ -469,29 +469,24 @@ def check_memory(model: keras.Model, batch_size: int, available: int | None = No
     A training step keeps every layer's output for the backward pass and about as much
     again for the gradients, so the estimate is ``2 x 4 bytes x batch x (values in all
     layer outputs for one image)``, plus four copies of the weights. An image size such as
-    4096x4096 otherwise fails deep inside the backend, after the data has loaded.
+    4096x4096 otherwise fails deep inside the backend, or the process is killed.
 
     Raises:
         ValueError: the estimate exceeds ``available`` bytes (defaults to the physical
             memory; on a GPU nothing is checked).
     """
     from kcnn._backend import has_gpu
+    from kcnn._validate import check_memory as check_bytes
 
-    if available is None:
-        if has_gpu():
-            return
-        try:
-            available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return
-    need = 2 * 4 * batch_size * _activations(model) + 4 * 4 * model.count_params()
-    if need > available:
-        shape = "x".join(str(d) for d in model.input_shape[1:])
-        raise ValueError(
-            f"One training step of {model.name!r} on a batch of {batch_size} images of "
-            f"{shape} needs about {need / 2**30:.1f} GiB, but this machine has "
-            f"{available / 2**30:.1f} GiB. Use a smaller image size or batch size."
-        )
+    if available is None and has_gpu():
+        return
+    shape = "x".join(str(d) for d in model.input_shape[1:])
+    check_bytes(
+        2 * 4 * batch_size * _activations(model) + 4 * 4 * model.count_params(),
+        f"One training step of {model.name!r} on a batch of {batch_size} images of {shape}",
+        "Use a smaller image size or batch size.",
+        available,
+    )
 
 
 def _check_pixels(x: np.ndarray, argument: str) -> None:
