@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -80,7 +81,7 @@ class RunCheckpoint(_EpochHistory):
         if self._started:
             return
         self._started = True
-        state = read_checkpoint(self.directory) if epoch > 0 else None
+        state = _state_at(self.directory, epoch) if epoch > 0 else None
         self.history = _truncate(state["history"], epoch) if state else {}
         if state and state["epoch"] == epoch:
             # Set here rather than in restore_checkpoint: between on_epoch_begin and the
@@ -137,6 +138,25 @@ def read_checkpoint(directory: str | os.PathLike) -> dict | None:
     return RunFolder(directory).read_checkpoint()
 
 
+def _loads(model: keras.Model, path: str) -> bool:
+    try:
+        model.load_weights(path)
+    except Exception:
+        return False
+    return True
+
+
+def _state_at(directory, epoch: int) -> dict | None:
+    """The checkpoint state a run resumed at ``epoch`` started from: the last one, or the
+    one before it when the last file was damaged."""
+    state = read_checkpoint(directory)
+    if state is not None and state["epoch"] != epoch:
+        earlier = RunFolder(directory).read_checkpoint(previous=True)
+        if earlier is not None and earlier["epoch"] == epoch:
+            return earlier
+    return state
+
+
 def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> dict:
     """Load the last checkpoint of a run folder into a compiled model: weights, optimizer
     state and layer random-generator states.
@@ -166,10 +186,23 @@ def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> dict
     model.optimizer.build(model.trainable_variables)
     try:
         model.load_weights(state["file"])
-    except ValueError as error:
-        raise ValueError(
-            f"The checkpoint {state['file']} does not fit model {model.name!r}: {error}"
-        ) from None
+    except Exception as error:  # damaged (any zip or h5 error), or another architecture
+        earlier = RunFolder(directory).read_checkpoint(previous=True)
+        if earlier is None or not _loads(model, earlier["file"]):
+            if isinstance(error, ValueError):
+                raise ValueError(
+                    f"The checkpoint {state['file']} does not fit model {model.name!r}: {error}"
+                ) from None
+            raise ValueError(
+                f"The checkpoint {state['file']} cannot be read ({type(error).__name__}: "
+                f"{error}), and there is no earlier checkpoint to fall back to."
+            ) from None
+        warnings.warn(
+            f"The checkpoint {state['file']} cannot be read ({type(error).__name__}); "
+            f"resuming from the one before it, epoch {earlier['epoch']}.",
+            stacklevel=2,
+        )
+        state = earlier
     if state.get("ema_in_model"):
         ema.swap(model)  # the file holds the average as the weights; train on the trained ones
     seeds = _seed_states(model)

@@ -241,24 +241,38 @@ class RunFolder:
         """Where the best checkpoint (``keep_best``) goes."""
         return self.path / CHECKPOINTS / BEST
 
-    def read_checkpoint(self) -> dict | None:
+    def read_checkpoint(self, previous: bool = False) -> dict | None:
         """The last completed checkpoint's state (None if there is none): ``epoch``,
-        ``file`` (absolute), ``history`` (NaN restored), ``seed_states``, ``global_rng``."""
+        ``file`` (absolute), ``history`` (NaN restored), ``seed_states``, ``global_rng``.
+        ``previous=True``: the one before it, kept for when the last file is damaged."""
         path = self.path / CHECKPOINT
         if not path.exists():
             return None
         state = _read_json(path, "checkpoint state")
+        if previous:
+            state = state.get("previous") if isinstance(state, dict) else None
+            if state is None:
+                return None
         problem = _checkpoint_problem(state)
         if problem:
             raise ValueError(f"{path} is not a valid checkpoint state: {problem}.")
+        state.pop("previous", None)
         state["file"] = str(self.path / state["file"])
         state["history"] = nan_restored(state["history"])
         return state
 
     def write_checkpoint(self, epoch: int, history: dict, **state) -> None:
-        """Record that the checkpoint of ``epoch`` is complete (written after it)."""
+        """Record that the checkpoint of ``epoch`` is complete (written after it), keeping
+        the record before it as ``previous``."""
         relative = self.checkpoint_path(epoch).relative_to(self.path).as_posix()
         record = {"epoch": epoch, "file": relative, "history": json_ready(history), **state}
+        try:
+            last = json.loads((self.path / CHECKPOINT).read_text())
+        except (OSError, ValueError):
+            last = None
+        if isinstance(last, dict) and last.get("epoch") != epoch:
+            last.pop("previous", None)
+            record["previous"] = last
         _io.write_text(self.path / CHECKPOINT, json.dumps(record))
 
     def prune_checkpoints(self, keep: int) -> None:

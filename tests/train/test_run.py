@@ -92,3 +92,27 @@ def test_new_folders_never_collide(tmp_path):
     assert scratch.scratch and scratch.path.is_dir()
     scratch.close()
     assert not scratch.path.exists()
+
+
+def test_a_damaged_last_checkpoint_falls_back_to_the_one_before_and_says_so(digits, tmp_path):
+    import keras
+    import numpy as np
+
+    data = digits.subset(per_class=20)
+    config = TrainConfig(epochs=3, batch_size=32, verbose=0, top_k=None)
+    keras.utils.set_random_seed(0)
+    reference = _small_model(data)
+    kcnn.train.fit(reference, data, config, run_dir=None)
+    keras.utils.set_random_seed(0)
+    two = TrainConfig(**{**config.to_dict(), "epochs": 2})
+    _, run = kcnn.train.fit(_small_model(data), data, two, run_dir=tmp_path)
+    last = run / "checkpoints" / "epoch-0002.keras"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # a disk that lost half
+    assert RunFolder(run).read_checkpoint(previous=True)["epoch"] == 1
+    keras.utils.set_random_seed(0)
+    resumed = _small_model(data)
+    with pytest.warns(UserWarning, match=r"epoch-0002\.keras cannot be read .* epoch 1"):
+        history, _ = kcnn.train.fit(resumed, data, config, resume=run)
+    assert history.epoch == [0, 1, 2]
+    for got, expected in zip(resumed.weights, reference.weights):
+        np.testing.assert_array_equal(np.array(got), np.array(expected))
