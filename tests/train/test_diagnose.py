@@ -71,3 +71,23 @@ def test_report_lists_findings_with_advice():
 def test_diagnose_rejects_what_is_not_a_history():
     with pytest.raises(ValueError, match="history must be a dict with a 'loss' list"):
         d.diagnose([0.1, 0.2])
+
+
+def test_a_loss_that_saturated_far_above_its_lowest_is_diverged_not_underfit():
+    """A rate of 1e6 on PyTorch: the loss jumps and saturates at ~14.5, accuracy ~10%."""
+    history = {"loss": [2.3, 14.5, 14.51, 14.5], "accuracy": [0.12, 0.1, 0.1, 0.1],
+               "val_loss": [14.5, 14.5, 14.5, 14.5], "val_accuracy": [0.1] * 4}  # fmt: skip
+    findings = d.diagnose(history)
+    assert [f.kind for f in findings] == ["diverged"], findings
+    assert "rose to 14.5 (its lowest was 2.3)" in findings[0].message
+    assert any("clip_norm" in a for a in findings[0].advice)
+    assert d.check_diverged({"loss": [2.3, 2.2, 2.4]}) is None  # a bump is not divergence
+
+
+def test_without_validation_the_report_does_not_call_the_curves_healthy():
+    history = {k: v for k, v in HEALTHY.items() if not k.startswith("val_")}
+    report = d.report_markdown(history, d.diagnose(history))
+    assert "healthy" not in report
+    assert "There was no validation data" in report
+    notes = d.report_markdown(HEALTHY, [], ["The classes are imbalanced: ..."])
+    assert "## Data" in notes and "The classes are imbalanced" in notes
