@@ -239,6 +239,7 @@ def load_dataset(
     if not isinstance(name, (str, os.PathLike)) or not str(name):
         raise ValueError(f"name must be a data set name or a path. Received: name={name!r}")
     check_number("validation_split", validation_split, 0, 1, kind="a fraction")
+    check_int("seed", seed, 0, 2**32 - 1)
     if image_size is not None and (
         not isinstance(image_size, (tuple, list))
         or len(image_size) != 2
@@ -255,6 +256,11 @@ def load_dataset(
         raw = LOADERS[text](seed)
     elif Path(text).exists():
         raw = load_path(Path(text))
+    elif os.sep in text or "/" in text or text.endswith((".npz", ".npy")):
+        raise ValueError(
+            f"No such file or folder: name={text!r}. A data set path must be an existing .npz "
+            "file or a folder (IDX files, CIFAR batches, class folders)."
+        )
     else:
         raise ValueError(
             f"Unknown data set: name={text!r}. Available: {', '.join(DATASETS)}, a path to "
