@@ -54,6 +54,7 @@ def test_mixed_precision_gives_the_compute_dtype_and_the_float32_values(
         )  # fmt: skip
 
 
+@pytest.mark.rotate(backends=("torch",))  # where bfloat16 crashed; about 30 s
 def test_a_torch_mode_transfer_model_trains_under_mixed_precision():
     """DenseNet's preprocessing (ImageNet mean and std) once made float32 outputs under a
     16-bit policy, and crashed under bfloat16 on PyTorch."""
