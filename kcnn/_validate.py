@@ -117,3 +117,20 @@ def check_memory(need: int, what: str, hint: str, available: int | None = None) 
             f"{what} needs about {need / 2**30:.1f} GiB, but this machine has "
             f"{available / 2**30:.1f} GiB. {hint}"
         )
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_int(value) -> bool:
+    """An integer that is not a bool (as JSON and NumPy scalars aside)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value, finite: bool = False) -> bool:
+    """An int or float that is not a bool (and, with ``finite``, not NaN or infinite)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return ok and (not finite or math.isfinite(value))

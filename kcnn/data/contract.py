@@ -11,11 +11,18 @@ then named ``0..k-1``, or after a named data set when a run folder says which.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field
 
 from kcnn import _io
+from kcnn._validate import is_int as _is_int
+from kcnn._validate import is_number
+from kcnn._validate import short_repr as _short
+
+
+def _is_finite_number(value) -> bool:
+    return is_number(value, finite=True)
+
 
 #: Bumped when a field changes meaning; a reader refuses a newer one.
 VERSION = 1
@@ -146,24 +153,11 @@ class Contract:
         return {METADATA_KEY: {"inference": self.to_dict()}}
 
 
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _contract_problem(values: dict) -> str | None:
     """What is wrong with a contract's entries read from JSON, or None."""
     names = values["class_names"]
     if not isinstance(names, (list, tuple)) or not all(
-        isinstance(n, str) or _is_number(n) for n in names
+        isinstance(n, str) or _is_finite_number(n) for n in names
     ):
         return f"class_names must be a list of names, not {_short(names)}"
     shape = values["input_shape"]
@@ -179,7 +173,7 @@ def _contract_problem(values: dict) -> str | None:
     pixels = values.get("pixel_range", (0.0, 1.0))
     if not (
         isinstance(pixels, (list, tuple)) and len(pixels) == 2
-        and all(_is_number(v) for v in pixels) and pixels[0] < pixels[1]
+        and all(_is_finite_number(v) for v in pixels) and pixels[0] < pixels[1]
     ):  # fmt: skip
         return f"pixel_range must be two numbers (low, high), not {_short(pixels)}"
     mean, std = values.get("mean"), values.get("std")
@@ -188,7 +182,7 @@ def _contract_problem(values: dict) -> str | None:
     for key, numbers in (("mean", mean), ("std", std)):
         if numbers is not None and not (
             isinstance(numbers, (list, tuple)) and numbers
-            and all(_is_number(v) for v in numbers)
+            and all(_is_finite_number(v) for v in numbers)
         ):  # fmt: skip
             return f"{key} must be a list of numbers (one per channel), not {_short(numbers)}"
     if std is not None and not all(v > 0 for v in std):

@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcnn import _io
+from kcnn._validate import is_int as _is_int
+from kcnn._validate import is_number as _is_number
+from kcnn._validate import short_repr as _short
 
 CONFIG = "config.json"
 HISTORY = "history.json"
@@ -75,19 +78,6 @@ def _read_json(path: Path, what: str) -> dict:
             f"{path} is not a {what}: it holds a JSON {type(record).__name__}, not an object."
         )
     return record
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _history_problem(history) -> str | None:
