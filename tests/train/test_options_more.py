@@ -12,16 +12,12 @@ import kcnn
 from kcnn.cli import build_parser
 from kcnn.train import TrainConfig
 from kcnn.train.fit import ema_note, imbalance_note
+from tests.train.test_options import _mlp
 
 
 @pytest.fixture(scope="module")
 def digits():
     return kcnn.data.load_dataset("digits", validation_split=0.1, seed=0)
-
-
-def _mlp(data, seed=0):
-    keras.utils.set_random_seed(seed)
-    return kcnn.build_model("mlp", input_shape=data.input_shape, hidden_units=(16,), dropout=0.0)
 
 
 def _quiet(**kwargs):
