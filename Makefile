@@ -33,7 +33,7 @@ $(VENV)/.demo-installed-$(DEMO_BACKEND): pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[tensorflow-cpu,tensorboard,jax,torch,dev,docs,export]"
+	$(BIN)/pip install -q -e ".[tensorflow-cpu,tensorboard,jax,torch,stream,tfds,dev,docs,export]"
 	touch $@
 
 demo: $(VENV)/.demo-installed-$(DEMO_BACKEND)

@@ -2,6 +2,7 @@
 
 kcnn models                       table of registered models
 kcnn summary NAME [--input-shape H,W,C] [--num-classes N]
+kcnn check-data PATH              list the images of a folder or CSV that cannot be decoded
 kcnn train [--model simple_cnn] [--dataset digits] [--epochs 10] ...
 kcnn train --resume RUN_DIR       continue a killed run from its last checkpoint
 kcnn lr-find [--model simple_cnn] [--dataset digits] [--optimizer adam]   suggest a --lr
@@ -36,6 +37,7 @@ COMMANDS = {
     "rf": "kcnn.cli.rf",
     "params": "kcnn.cli.params",
     "inspect": "kcnn.cli.inspect",
+    "check-data": "kcnn.cli.check_data",
     "train": "kcnn.cli.train",
     "lr-find": "kcnn.cli.lr_find",
     "fine-tune": "kcnn.cli.fine_tune",

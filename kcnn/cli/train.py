@@ -15,7 +15,7 @@ from kcnn.cli._common import add_group_flags, ints, strategy_from, text_type
 from kcnn.train.config import TrainConfig
 
 #: Flags that say how to rebuild the model and reload the data; stored in config.json.
-RUN_FLAGS = ("model", "dataset", "image_size", "validation_split")
+RUN_FLAGS = ("model", "dataset", "image_size", "validation_split", "stream")
 
 
 def config_fields() -> list:
@@ -65,7 +65,15 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "--dataset",
         default="digits",
         help=f"{', '.join(DATASETS)}, a .npz file, a folder (IDX files, CIFAR batches or "
-        "one sub-folder of images per class), or tfds:NAME (default: digits)",
+        "one sub-folder of images per class), a CSV of filename,label rows, or tfds:NAME "
+        "(default: digits)",
+    )
+    train.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode a folder's or CSV's images a batch at a time while training (--stream) "
+        "or all into memory first (--no-stream) (default: stream above 4 GiB of pixels)",
     )
     train.add_argument(
         "--image-size",
@@ -123,7 +131,7 @@ def run(args) -> int:
     size = run_flags["image_size"]
     data = load_dataset(
         run_flags["dataset"], validation_split=run_flags["validation_split"], seed=config.seed,
-        image_size=tuple(size) if size else None,
+        image_size=tuple(size) if size else None, stream=run_flags["stream"],
     )  # fmt: skip
     if strategy is None or strategy.is_chief:
         print(f"{data}  backend={keras.backend.backend()}")

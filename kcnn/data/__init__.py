@@ -11,6 +11,9 @@ _EXPORTS = {
     "Contract": "kcnn.data.contract:Contract",
     "DATASETS": "kcnn.data.datasets:DATASETS",
     "Dataset": "kcnn.data.datasets:Dataset",
+    "ImageArray": "kcnn.data.arrays:ImageArray",
+    "ImageFiles": "kcnn.data.stream:ImageFiles",
+    "Images": "kcnn.data.arrays:Images",
     "InputPipeline": "kcnn.data.pipeline:InputPipeline",
     "POLICIES": "kcnn.data.augment:POLICIES",
     "RandomPadCrop": "kcnn.data.augment:RandomPadCrop",
@@ -26,6 +29,7 @@ _EXPORTS = {
     "read_image_folder": "kcnn.data.formats:read_image_folder",
     "read_contract": "kcnn.data.contract:read_contract",
     "read_npz": "kcnn.data.formats:read_npz",
+    "verify_images": "kcnn.data.stream:verify_images",
 }
 __all__ = sorted(_EXPORTS)
 
@@ -33,7 +37,17 @@ __all__ = sorted(_EXPORTS)
 # package imported them all; they are not exported names.
 _SUBMODULES = {
     name: f"kcnn.data.{name}"
-    for name in ("augment", "contract", "datasets", "formats", "pipeline", "sources")
+    for name in (
+        "arrays",
+        "augment",
+        "batching",
+        "contract",
+        "datasets",
+        "formats",
+        "pipeline",
+        "sources",
+        "stream",
+    )  # fmt: skip
 }
 
 lazy_package(__name__, {**_EXPORTS, **_SUBMODULES})

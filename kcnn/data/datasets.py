@@ -15,8 +15,12 @@
   ``root/test/<class>/``.
 - ``"tfds:<name>"``: TensorFlow Datasets, when installed.
 
-Images come back float32 in [0, 1] with a channel axis placed by
-``keras.config.image_data_format()``; labels are int32 class indices.
+Images read as float32 in [0, 1], with a channel axis placed by
+``keras.config.image_data_format()``; labels are int32 class indices. They are held as their
+source stores them (uint8 pixels: a quarter of float32's memory) in a
+`kcnn.data.arrays.ImageArray`, converted a batch at a time; a folder or CSV of image files
+too large for memory is streamed: its images are `kcnn.data.stream.ImageFiles`, decoded when
+read. Damaged files in a folder are skipped and listed in ``Dataset.skipped``.
 
 Each `Dataset` also carries ``label_rules``: the transforms that would change what its
 labels mean (a mirrored 2 is not a 2; an upside-down 6 is a 9), with the reason. The
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from kcnn._validate import check_int, check_number
+from kcnn.data.arrays import ImageArray, Images, take
 from kcnn.data.sources import (  # noqa: F401  (the class names and file lists were defined here)
     CIFAR10_CLASSES,
     CIFAR100_CLASSES,
@@ -40,6 +45,7 @@ from kcnn.data.sources import (  # noqa: F401  (the class names and file lists w
     FASHION_MNIST_CLASSES,
     IDX_FILES,
     LOADERS,
+    STREAM_ABOVE,
     Raw,
     fashion_mnist_dirs,
     load_path,
@@ -91,15 +97,22 @@ def label_rules_for(name: str, channels: int) -> dict:
 class Dataset:
     """Train, validation and test arrays with what describes them.
 
+    The images of each split read as float32 in [0, 1] (``data.x_train[:8]`` is a float32
+    array) but are held as their source stores them: an `kcnn.data.arrays.ImageArray` of
+    uint8 pixels in memory, or `kcnn.data.stream.ImageFiles` decoded when read (a streamed
+    folder). Anything NumPy does with them (``np.asarray(data.x_test)``) sees float32.
+
     Attributes:
         name: the data set's name.
-        x_train, y_train: training images ``(n, h, w, c)`` float32 in [0, 1] and int32 labels.
+        x_train, y_train: training images ``(n, h, w, c)`` in [0, 1] and int32 labels.
         x_val, y_val: validation split held out of the training set (may be empty).
         x_test, y_test: the test set.
         class_names: one name per class index.
         source: where the data came from (a path or a package).
         label_rules: transforms that break this data set's labels, mapped to the reason
             (``"horizontal_flip"``, ``"vertical_flip"``, ``"color"``).
+        skipped: the files of a folder or CSV left out as unreadable
+            (`kcnn.data.stream.BadFile`: path and reason).
     """
 
     name: str
@@ -112,6 +125,20 @@ class Dataset:
     class_names: tuple = field(default_factory=tuple)
     source: str = ""
     label_rules: dict = field(default_factory=dict)
+    skipped: tuple = ()
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are files decoded when read (`kcnn.data.stream.ImageFiles`)."""
+        from kcnn.data.stream import ImageFiles
+
+        return isinstance(self.x_train, ImageFiles)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the images hold in memory, all splits (0 when streamed)."""
+        return sum(getattr(x, "nbytes", 0) if not isinstance(x, Images) or isinstance(x, ImageArray)
+                   else 0 for x in (self.x_train, self.x_val, self.x_test))  # fmt: skip
 
     @property
     def input_shape(self) -> tuple:
@@ -179,7 +206,7 @@ class Dataset:
                     where = np.sort(rng.choice(where, limit, replace=False))
                 picks.append(where)
             index = np.sort(np.concatenate(picks))
-            return x[index], new_label[y[index]]
+            return take(x, index), new_label[y[index]]
 
         x_train, y_train = keep(self.x_train, self.y_train, per_class)
         x_val, y_val = keep(self.x_val, self.y_val, None)
@@ -193,13 +220,16 @@ class Dataset:
         return Dataset(
             f"{self.name}[{label}]", x_train, y_train, x_val, y_val, x_test, y_test,
             tuple(self.class_names[c] for c in chosen), self.source, dict(self.label_rules),
+            self.skipped,
         )  # fmt: skip
 
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}, train={len(self.x_train)}, val={len(self.x_val)}, "
             f"test={len(self.x_test)}, input_shape={self.input_shape}, "
-            f"num_classes={self.num_classes}, source={self.source!r})"
+            f"num_classes={self.num_classes}, source={self.source!r}"
+            + (", streamed" if self.streamed else "")
+            + ")"
         )
 
 
@@ -208,24 +238,45 @@ def load_dataset(
     validation_split: float = 0.1,
     seed: int = 0,
     image_size: tuple[int, int] | None = None,
+    *,
+    stream: bool | None = None,
+    stream_above: int = STREAM_ABOVE,
+    verify: bool = False,
 ) -> Dataset:
     """Load a data set by name, from a path, or from TensorFlow Datasets.
 
+    A folder of images (class folders, or ``train/``, ``val/``, ``test/`` folders of class
+    folders) or a CSV of ``filename,label[,split]`` rows is decoded into memory, or
+    streamed when its pixels would take more than ``stream_above`` bytes: its images are
+    then decoded a batch at a time, in worker processes, while training. Files that cannot
+    be read are skipped, counted in a warning and listed in ``Dataset.skipped``.
+
     Args:
-        name: one of `DATASETS`, a path (``.npz`` file, or a folder of IDX files, CIFAR
-            batches or class folders), or ``"tfds:<name>"``. Defaults to ``"digits"``.
+        name: one of `DATASETS`, a path (``.npz`` file, a folder of IDX files, CIFAR
+            batches or class folders, or a CSV file of ``filename,label`` rows with file
+            names relative to it), or ``"tfds:<name>"``. Defaults to ``"digits"``.
         validation_split: fraction of the training set held out for validation, stratified
             by class; 0 keeps none. Defaults to 0.1.
         seed: seed of the validation split (and of the digits' test split). Defaults to 0.
         image_size: ``(height, width)`` to resize every image to, e.g. ``(28, 28)`` to feed
-            the 8x8 digits to a model built for MNIST. Defaults to the native size.
+            the 8x8 digits to a model built for MNIST. Folders and CSV files resize each image
+            as it is decoded (Pillow, bilinear); images of several sizes need it. Defaults to
+            the native size.
+        stream: for folders and CSV files: True decodes images when read, False into
+            memory, None decides by ``stream_above``. Defaults to None.
+        stream_above: stream a folder or CSV whose decoded pixels (uint8) would take more
+            bytes than this. Defaults to 4 GiB.
+        verify: decode every image of a streamed folder first and skip those that fail (a
+            folder in memory is decoded anyway); slower to start, never stops mid-run.
+            Defaults to False.
 
     Returns:
         A `Dataset`.
 
     Raises:
         ValueError: an unknown name, a bad argument, or files whose contents are unusable
-            (truncated, NaN pixels, labels that are not integers, an empty split).
+            (truncated, NaN pixels, labels that are not integers, an empty split), or
+            ``stream=True`` for a source that is not image files.
         FileNotFoundError: a named data set is neither on the machine nor downloadable; the
             message says which files to put where.
         ImportError: ``tfds:`` without TensorFlow Datasets installed.
@@ -249,13 +300,27 @@ def load_dataset(
             "image_size must be (height, width) with two positive integers. "
             f"Received: image_size={image_size!r}"
         )
+    if stream not in (None, True, False):
+        raise ValueError(f"stream must be True, False or None. Received: stream={stream!r}")
+    check_int("stream_above", stream_above, 0)
     text = os.fspath(name)
+    from kcnn.data.stream import is_image_source
+
+    if stream and not (Path(text).exists() and is_image_source(Path(text))):
+        raise ValueError(
+            f"stream=True streams image files: a folder of class folders or a CSV file. "
+            f"{text!r} is not one; named data sets, .npz files, IDX and CIFAR files load into "
+            "memory as uint8."
+        )
     if text.startswith("tfds:"):
         raw = load_tfds(text[len("tfds:") :])
     elif text in DATASETS:
         raw = LOADERS[text](seed)
     elif Path(text).exists():
-        raw = load_path(Path(text))
+        raw = load_path(
+            Path(text), image_size=image_size, stream=stream, stream_above=stream_above,
+            verify=verify,
+        )  # fmt: skip
     elif os.sep in text or "/" in text or text.endswith((".npz", ".npy")):
         raise ValueError(
             f"No such file or folder: name={text!r}. A data set path must be an existing .npz "
@@ -266,7 +331,23 @@ def load_dataset(
             f"Unknown data set: name={text!r}. Available: {', '.join(DATASETS)}, a path to "
             "a .npz file or a folder (IDX files, CIFAR batches, class folders), or 'tfds:<name>'."
         )
+    if raw.skipped:
+        _warn_skipped(raw)
     return _assemble(raw, validation_split, seed, image_size)
+
+
+def _warn_skipped(raw: Raw) -> None:
+    import warnings
+
+    shown = "\n  ".join(str(bad) for bad in raw.skipped[:5])
+    more = f"\n  ... and {len(raw.skipped) - 5} more" if len(raw.skipped) > 5 else ""
+    warnings.warn(
+        f"{raw.source}: skipped {len(raw.skipped)} file(s) that are not readable images:\n  "
+        f"{shown}{more}\n(Dataset.skipped lists them; `kcnn check-data {raw.source}` "
+        "checks every file without training.)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 # -- assembling a Dataset from raw arrays -------------------------------------------------------
@@ -311,7 +392,7 @@ def _assemble(raw: Raw, validation_split: float, seed: int, image_size) -> Datas
             images["train"], labels["train"], validation_split, seed
         )
     splits = {"train": x_train, "val": x_val, "test": images["test"]}
-    if image_size is not None:
+    if image_size is not None and splits["train"].shape[1:3] != tuple(image_size):
         from kcnn._validate import check_memory
 
         count = sum(len(v) for v in splits.values())
@@ -334,11 +415,15 @@ def _assemble(raw: Raw, validation_split: float, seed: int, image_size) -> Datas
         class_names=class_names,
         source=raw.source,
         label_rules=rules,
+        skipped=tuple(raw.skipped),
     )
 
 
-def _check_images(x, scale: float | None, argument: str, source: str) -> np.ndarray:
-    """Images as float32 (n, h, w, c) in [0, 1]."""
+def _check_images(x, scale: float | None, argument: str, source: str) -> Images:
+    """Images (n, h, w, c) that read as float32 in [0, 1], stored as the source gives them
+    (integer pixels as uint8)."""
+    if isinstance(x, Images):  # decoded by kcnn, already checked
+        return x
     x = np.asarray(x)
     if x.dtype.kind not in "uif":
         raise ValueError(
@@ -367,7 +452,9 @@ def _check_images(x, scale: float | None, argument: str, source: str) -> np.ndar
         )
     if scale is None:
         scale = 255.0 if x.dtype.kind in "ui" else 1.0
-    return x.astype("float32") / np.float32(scale)
+    if x.dtype.kind in "ui" and x.dtype != np.uint8 and (not x.size or int(x.max()) <= 255):
+        x = x.astype("uint8")  # the same pixels in the least memory
+    return ImageArray(x, scale)
 
 
 def _check_labels(y, n: int, argument: str, source: str) -> np.ndarray:
@@ -390,20 +477,25 @@ def _check_labels(y, n: int, argument: str, source: str) -> np.ndarray:
     return y.astype("int32")
 
 
-def _resize(x: np.ndarray, size) -> np.ndarray:
+def _resize(x: Images, size) -> Images:
+    """Images resized (bilinear, antialiased) by Keras, as float32 in [0, 1]."""
     if x.shape[1:3] == tuple(size) or not len(x):
-        return x if len(x) else np.zeros((0, *size, x.shape[-1]), x.dtype)
+        return x if len(x) else ImageArray(np.zeros((0, *size, x.shape[-1]), "float32"))
     import keras
 
     resized = keras.ops.image.resize(
-        x, tuple(size), interpolation="bilinear", antialias=True, data_format="channels_last"
+        x[:], tuple(size), interpolation="bilinear", antialias=True, data_format="channels_last"
     )
-    return np.clip(keras.ops.convert_to_numpy(resized), 0.0, 1.0).astype("float32")
+    return ImageArray(np.clip(keras.ops.convert_to_numpy(resized), 0.0, 1.0).astype("float32"))
 
 
-def _to_data_format(x: np.ndarray) -> np.ndarray:
+def _to_data_format(x: Images) -> Images:
     import keras
 
-    if keras.config.image_data_format() == "channels_first":
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    return x
+    if keras.config.image_data_format() != "channels_first":
+        return x
+    from kcnn.data.stream import ImageFiles
+
+    if isinstance(x, ImageFiles):
+        return ImageFiles(x.files, x.image_size, x.grayscale, True, x.max_pixels)
+    return ImageArray(np.ascontiguousarray(x.stored.transpose(0, 3, 1, 2)), x.scale)

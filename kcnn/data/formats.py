@@ -217,7 +217,8 @@ def read_image_folder(
 
     Classes and files are taken in sorted order, as `keras.utils.image_dataset_from_directory`
     takes them. Files are read with Pillow (a matplotlib dependency), so this works the same
-    on every backend and without TensorFlow.
+    on every backend and without TensorFlow. (`kcnn.data.load_dataset` reads such folders
+    too, skipping damaged files instead of stopping at the first.)
 
     Args:
         path: the folder; each sub-folder's name is a class name.
@@ -232,55 +233,125 @@ def read_image_folder(
     Raises:
         ValueError: no class folders, an empty class, an unreadable image, or mixed sizes.
     """
-    from PIL import Image
-
     path = Path(path)
     classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise ValueError(f"{path} has no class sub-folders (one folder of images per class).")
     files, labels = [], []
     for index, name in enumerate(classes):
-        found = sorted(f for f in (path / name).iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        found = image_files(path / name)
         if not found:
-            raise ValueError(f"Class folder {path / name} holds no images ({_IMAGE_SUFFIXES}).")
+            raise ValueError(f"Class folder {path / name} holds no images ({IMAGE_SUFFIXES}).")
         files += found
         labels += [index] * len(found)
-    try:
-        with Image.open(files[0]) as first:
-            mode = first.mode
-            size = first.size[::-1]
-    except Exception as error:  # Pillow: OSError, UnidentifiedImageError, SyntaxError...
-        raise _unreadable_image(files[0], error) from error
-    if color_mode == "auto":
-        color_mode = "grayscale" if mode in ("L", "1", "I;16") else "rgb"
-    target = tuple(image_size) if image_size else size
+    height, width, grayscale = image_header(files[0])
+    if color_mode != "auto":
+        grayscale = color_mode == "grayscale"
+    target = tuple(image_size) if image_size else (height, width)
     images = []
     for file in files:
-        try:
-            with Image.open(file) as image:
-                image = image.convert("L" if color_mode == "grayscale" else "RGB")
-                if image.size[::-1] != target and image_size:
-                    image = image.resize(target[::-1], Image.BILINEAR)
-                pixels = np.asarray(image, dtype=np.uint8)
-        except Exception as error:  # a damaged file fails in any of Pillow's decoders
-            raise _unreadable_image(file, error) from error
+        pixels = decode_image(file, target if image_size else None, grayscale)
         if pixels.shape[:2] != target:
             raise ValueError(
                 f"{file} is {pixels.shape[0]}x{pixels.shape[1]} but the first image "
                 f"is {target[0]}x{target[1]}; pass image_size= to resize."
             )
         images.append(pixels)
-    x = np.stack(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    return x, np.asarray(labels, dtype="int64"), classes
+    return np.stack(images), np.asarray(labels, dtype="int64"), classes
+
+
+#: File name endings read as images (those of `keras.utils.image_dataset_from_directory`).
+IMAGE_SUFFIXES = _IMAGE_SUFFIXES
+
+#: An image with more pixels than this is refused as a decompression bomb (a small file
+#: that decodes to gigabytes): Pillow's own warning limit, about 9,459 x 9,459 pixels.
+MAX_PIXELS = 89_478_485
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (by suffix, hidden files left out), sorted."""
+    return sorted(
+        f for f in folder.iterdir()
+        if f.suffix.lower() in _IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()
+    )  # fmt: skip
+
+
+def _open(file, max_pixels: int):
+    """Pillow's lazy image (header read, pixels not decoded), with the size checked."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():  # the size is checked here, against max_pixels
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(file)
+        except Exception as error:  # OSError, UnidentifiedImageError, DecompressionBombError...
+            raise _unreadable_image(Path(file), error) from error
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise BadImageError(
+            f"Cannot read image {file}: {width}x{height} = {width * height:,} pixels exceeds "
+            f"{max_pixels:,}, a decompression bomb or an image far too large to train on."
+        )
+    return image
+
+
+def image_header(file, max_pixels: int = MAX_PIXELS) -> tuple[int, int, bool]:
+    """``(height, width, grayscale)`` of an image file, read from its header alone.
+
+    Raises:
+        ValueError: not an image Pillow can open, or more than ``max_pixels`` pixels.
+    """
+    with _open(file, max_pixels) as image:
+        return image.size[1], image.size[0], image.mode in ("L", "1", "I;16")
+
+
+def decode_image(
+    file, size: tuple[int, int] | None = None, grayscale: bool = False,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:  # fmt: skip
+    """Decode one image file to uint8 pixels ``(height, width, channels)``.
+
+    The one decoder of kcnn's folder sources, in memory and streamed, so both give the
+    same pixels: Pillow converts to ``"L"`` or ``"RGB"`` and, when ``size`` differs from the
+    file's, resizes bilinearly (with Pillow's antialiasing when shrinking).
+
+    Args:
+        file: the image file.
+        size: ``(height, width)`` to resize to, or None to keep the file's size.
+        grayscale: one channel (True) or three (False). Defaults to False.
+        max_pixels: refuse images with more pixels. Defaults to `MAX_PIXELS`.
+
+    Raises:
+        ValueError: a damaged, truncated or non-image file, or a decompression bomb.
+    """
+    from PIL import Image
+
+    try:
+        with _open(file, max_pixels) as image:
+            image = image.convert("L" if grayscale else "RGB")
+            if size is not None and image.size[::-1] != tuple(size):
+                image = image.resize((size[1], size[0]), Image.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except BadImageError:
+        raise
+    except Exception as error:  # a damaged file fails in any of Pillow's decoders
+        raise _unreadable_image(Path(file), error) from error
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+class BadImageError(ValueError):
+    """An image file that cannot be decoded: damaged, truncated, not an image, or a
+    decompression bomb. The message names the file."""
 
 
 def _unreadable_image(file: Path, error: Exception) -> ValueError:
     """The error for an image file Pillow cannot decode. Pillow raises OSError
     (UnidentifiedImageError, "image file is truncated"), SyntaxError ("broken PNG file"),
     ValueError, EOFError, struct.error, zlib.error or DecompressionBombError, by format."""
-    return ValueError(
+    return BadImageError(
         f"Cannot read image {file} (damaged, truncated or not an image): "
         f"{type(error).__name__}: {error}"
     )

@@ -7,9 +7,12 @@ takes on every backend. Which path it runs is in its ``path`` attribute and its 
   prefetch, optionally cache; Keras' augmentation layers switch to TensorFlow ops inside
   ``tf.data`` whatever the backend. ``pipeline.dataset`` is the current epoch's
   ``tf.data.Dataset`` itself, for your own ``tf.data`` code.
-- ``"device"`` (no TensorFlow: a JAX or PyTorch install, a GPU machine): NumPy batching with a
-  seeded permutation per epoch; the same augmentation layers run on each training batch with
-  the backend's own ops, so on the accelerator when there is one.
+- ``"device"`` (no TensorFlow: a JAX or PyTorch install, a GPU machine, streamed image
+  files): NumPy batching with a seeded permutation per epoch; the same augmentation layers
+  run on each training batch with the backend's own ops, so on the accelerator when there
+  is one. Streamed image files are decoded ahead by ``grain`` worker processes.
+
+Images stay as stored (uint8) until a batch is made, then read as float32 in [0, 1].
 
 An epoch's order and augmentation depend only on the seed and the epoch number (the
 augmentation layers' generators restart from them), so a run resumed at epoch ``e`` in a
@@ -32,7 +35,9 @@ import keras
 import numpy as np
 
 from kcnn._validate import check_choice, check_int, check_number
+from kcnn.data.arrays import ImageArray, Images
 from kcnn.data.augment import augmentation, check_layer_rules, needs_one_hot
+from kcnn.data.batching import BatchPlan
 
 if TYPE_CHECKING:
     from kcnn.data.datasets import Dataset
@@ -50,12 +55,27 @@ def tensorflow_available() -> bool:
         return False
 
 
-def channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of a set of images (the training split)."""
+def channel_stats(x) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of a set of images (the training split).
+
+    `kcnn.data.arrays.Images` are read a chunk at a time (two passes, float64 sums), so
+    the float32 copy of the whole set is never made."""
     axes = tuple(i for i in range(x.ndim) if i != _channel_axis(x.ndim))
-    mean = x.mean(axis=axes, dtype="float64").astype("float32")
-    std = x.std(axis=axes, dtype="float64").astype("float32")
-    return mean, np.maximum(std, 1e-7)
+    if isinstance(x, ImageArray) and x.stored.dtype == np.float32 and x.scale == 1:
+        x = x.stored  # float images in [0, 1]: no copy to make
+    if not isinstance(x, Images):
+        mean = x.mean(axis=axes, dtype="float64")
+        std = x.std(axis=axes, dtype="float64")
+    else:
+        chunks = [slice(i, i + 4096) for i in range(0, len(x), 4096)]
+        count = len(x) * np.prod([x.shape[i] for i in axes[1:]])
+        mean = sum(x[c].sum(axis=axes, dtype="float64") for c in chunks) / count
+        shape = [1] * x.ndim
+        shape[_channel_axis(x.ndim)] = -1
+        centred = mean.reshape(shape)
+        var = sum(np.square(x[c] - centred).sum(axis=axes) for c in chunks) / count
+        std = np.sqrt(var)
+    return mean.astype("float32"), np.maximum(std.astype("float32"), 1e-7)
 
 
 def class_weights(setting: str | dict | None, y: np.ndarray, num_classes: int) -> np.ndarray | None:
@@ -112,7 +132,11 @@ def _channel_axis(ndim: int) -> int:
 
 
 def _check_arrays(x, y, num_classes):
-    x, y = np.asarray(x), np.asarray(y)
+    """``x`` as `kcnn.data.arrays.Images` (float arrays are wrapped, not copied) and ``y``
+    as int32, checked."""
+    y = np.asarray(y)
+    if not isinstance(x, Images):
+        x = np.asarray(x)
     if x.dtype.kind != "f":
         raise TypeError(
             f"x must be float images in [0, 1] (see kcnn.data.load_dataset). Received dtype "
@@ -129,14 +153,21 @@ def _check_arrays(x, y, num_classes):
             f"y must be integer class indices shaped (n,). Received dtype {y.dtype}, "
             f"shape {y.shape}."
         )
-    if not np.isfinite(x).all():
+    stored = x.stored if isinstance(x, ImageArray) else x
+    if (
+        isinstance(stored, np.ndarray)
+        and stored.dtype.kind == "f"
+        and not np.isfinite(stored).all()
+    ):
         raise ValueError("x contains NaN or infinite pixels.")
     if num_classes is not None and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise ValueError(
             f"y must be in [0, {num_classes}). Received labels from {int(y.min())} to "
             f"{int(y.max())}."
         )
-    return x.astype("float32", copy=False), y.astype("int32", copy=False)
+    if not isinstance(x, Images):
+        x = ImageArray(x.astype("float32", copy=False), 1.0)
+    return x, y.astype("int32", copy=False)
 
 
 def _seed_generators(layer) -> list:
@@ -179,9 +210,12 @@ class InputPipeline(keras.utils.PyDataset):
     def __init__(
         self, x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard=(0, 1), multiple_of=1,
-        class_weight=None,
+        class_weight=None, workers=0,
     ):  # fmt: skip
         super().__init__()
+        self.workers = workers
+        self.plan = BatchPlan(len(x), batch_size, shuffle, seed, drop_remainder, shard, multiple_of)
+        self._stream, self._next = None, 0  # streamed files: grain's iterator, its position
         self.class_weight = class_weight
         self.shard, self.multiple_of = shard, multiple_of
         self.deterministic = deterministic
@@ -199,7 +233,6 @@ class InputPipeline(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self._iterator = None
         self._served = 0
-        self._order = None
         self._generators = None
         self._base = self._build_tf_data(cache) if path == "tf.data" else None
 
@@ -207,8 +240,20 @@ class InputPipeline(keras.utils.PyDataset):
     def _build_tf_data(self, cache: bool):
         import tensorflow as tf
 
-        ds = tf.data.Dataset.from_tensor_slices((self.x, self.y))
+        if not isinstance(self.x, ImageArray):
+            raise ValueError(
+                "The tf.data path reads images held in memory; streamed image files "
+                "(kcnn.data.stream.ImageFiles) are decoded by grain on path='device'."
+            )
+        # The stored pixels (uint8: a quarter of float32's memory); each batch is converted.
+        ds = tf.data.Dataset.from_tensor_slices((self.x.stored, self.y))
         return ds.cache() if cache else ds
+
+    def _to_float_tf(self, x, tf):
+        """A batch of stored pixels as float32 in [0, 1], as `Images.to_float` converts."""
+        if x.dtype == tf.float32 and self.x.scale == 1:
+            return x
+        return tf.cast(x, "float32") / np.float32(self.x.scale)
 
     def _epoch_dataset(self):
         """This epoch's batches. The order and the augmentation depend only on ``seed`` and
@@ -224,11 +269,17 @@ class InputPipeline(keras.utils.PyDataset):
             # parallel would take its numbers in a racy order, so reproducible batches need
             # one augmentation call at a time. deterministic=False trades that for speed.
             parallel = None if self.deterministic else tf.data.AUTOTUNE
-            ds = ds.map(lambda x, y: self._augment(x, y, tf.one_hot), num_parallel_calls=parallel)
+            ds = ds.map(
+                lambda x, y: self._augment(self._to_float_tf(x, tf), y, tf.one_hot),
+                num_parallel_calls=parallel,
+            )
         elif self.one_hot:
             ds = ds.map(lambda x, y: (x, tf.one_hot(y, self.num_classes)))
+        converted = self.augment is not None
         ds = ds.map(
-            lambda x, y: self._weighted(self._normalize(x), y, tf),
+            lambda x, y: self._weighted(
+                self._normalize(x if converted else self._to_float_tf(x, tf)), y, tf
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -283,8 +334,41 @@ class InputPipeline(keras.utils.PyDataset):
     def set_epoch(self, epoch: int) -> None:
         """Make the next batches those of ``epoch`` (0-based), as when resuming a run."""
         self.epoch = check_int("epoch", epoch, 0)
-        self._order = None
         self._iterator = None
+
+    # -- streamed image files ----------------------------------------------------------------
+    def _streamed_pixels(self, index: int) -> np.ndarray:
+        """The stored pixels of batch ``index`` of streamed image files.
+
+        One grain iterator decodes the batches of this and the following epochs ahead, in
+        order, in ``workers`` processes (started once, not per epoch); it runs on as long as
+        the batches asked for are the next ones, and restarts where a jump (a resumed run)
+        asks. Without shuffling, every epoch has the same batches."""
+        from kcnn.data.stream import batch_iterator
+
+        position = self.epoch * len(self) + index
+        if self._stream is not None and not self.shuffle:
+            position = self._next - self._next % len(self) + index  # any epoch will do
+        if self._stream is None or position != self._next:
+            self.close()
+            self._stream = batch_iterator(self.x, self.plan, position, self.workers)
+        pixels = np.array(next(self._stream))  # a private copy of grain's shared memory
+        self._next = position + 1
+        return pixels
+
+    def close(self) -> None:
+        """Stop the processes decoding streamed images (they also stop when the pipeline
+        is deleted); nothing to do for images in memory."""
+        stream, self._stream = getattr(self, "_stream", None), None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter exit, the modules it needs may be gone
+            pass
 
     def _augment(self, x, y, one_hot):
         """Augment one training batch; ``one_hot`` is tf.one_hot inside tf.data (where Keras'
@@ -297,27 +381,13 @@ class InputPipeline(keras.utils.PyDataset):
         return x if self.mean is None else (x - self.mean) / self.std
 
     # -- PyDataset ---------------------------------------------------------------------------
-    def _last_batch(self) -> int:
-        """Images in the last, partial batch as served: cut to a multiple of
-        ``multiple_of``, none with ``drop_remainder``."""
-        rest = len(self.x) % self.batch_size
-        return 0 if self.drop_remainder else rest - rest % self.multiple_of
-
     def __len__(self) -> int:
-        return len(self.x) // self.batch_size + (1 if self._last_batch() else 0)
+        return len(self.plan)
 
     @property
     def images_per_epoch(self) -> int:
         """Images in an epoch's batches, all processes together."""
-        return len(self.x) // self.batch_size * self.batch_size + self._last_batch()
-
-    def _share(self, chosen: np.ndarray) -> np.ndarray:
-        """This process's share of a batch's indices: the batch cut to a multiple of
-        ``multiple_of`` (the replicas), then the ``shard[0]``-th of ``shard[1]`` equal parts."""
-        chosen = chosen[: len(chosen) - len(chosen) % self.multiple_of]
-        index, count = self.shard
-        size = len(chosen) // count
-        return chosen[index * size : (index + 1) * size]
+        return self.plan.images_per_epoch
 
     def __getitem__(self, index: int):
         if self.path == "tf.data":
@@ -336,11 +406,9 @@ class InputPipeline(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
         with self._lock:
-            if self._order is None:
-                self._order = self._permutation()
-            chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-            chosen = self._share(chosen)
-            x = keras.ops.convert_to_tensor(self.x[chosen])
+            chosen = self.plan.indices(self.epoch, index)
+            pixels = self._streamed_pixels(index) if self.streamed else self.x.pixels(chosen)
+            x = keras.ops.convert_to_tensor(self.x.to_float(pixels))
             y = keras.ops.convert_to_tensor(self.y[chosen])
             if self.augment is not None:
                 self._reseed_augmentation(index)
@@ -349,10 +417,12 @@ class InputPipeline(keras.utils.PyDataset):
                 y = keras.ops.one_hot(y, self.num_classes)
         return self._weighted(self._normalize(x), y)
 
-    def _permutation(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are files decoded as the batches are made."""
+        from kcnn.data.stream import ImageFiles
+
+        return isinstance(self.x, ImageFiles)
 
     def on_epoch_end(self):
         self.set_epoch(self.epoch + 1)
@@ -391,11 +461,19 @@ def make_pipeline(
     shard: tuple[int, int] = (0, 1),
     multiple_of: int = 1,
     class_weight: str | dict | None = None,
+    workers: int | None = None,
 ) -> InputPipeline:
     """Make a batched, optionally augmented and normalised input pipeline.
 
+    Images held as uint8 (a `kcnn.data.Dataset`'s) stay uint8 until a batch is made.
+    Streamed image files (`kcnn.data.stream.ImageFiles`, from
+    ``load_dataset(folder, stream=True)``) are decoded ahead of training, a batch at a time,
+    in ``workers`` grain processes; their batches are the same as those of the same images
+    held in memory.
+
     Args:
-        x: float images in [0, 1], shaped ``(n, h, w, c)``.
+        x: images in [0, 1] shaped ``(n, h, w, c)``: float arrays, or a `kcnn.data.Dataset`'s
+            ``x_train`` (`kcnn.data.arrays.Images`).
         y: integer labels ``(n,)``.
         batch_size: images per batch, >= 1. Defaults to 64.
         augment: a policy name or list for `augmentation`, a ready `keras.layers.Pipeline`
@@ -428,6 +506,8 @@ def make_pipeline(
         class_weight: yield ``(images, labels, sample_weight)`` with each image's weight
             by its class, as Keras' ``fit(class_weight=)`` does: ``"balanced"``, a mapping
             ``{class: weight}`` or None (see `class_weights`). Defaults to None.
+        workers: processes decoding streamed image files; 0 decodes in this process.
+            Defaults to the cores but one (1 to 8).
 
     Returns:
         An `InputPipeline`, to pass to ``model.fit`` directly.
@@ -508,8 +588,17 @@ def make_pipeline(
         shape = [1] * x.ndim
         shape[_channel_axis(x.ndim)] = x.shape[_channel_axis(x.ndim)]
         mean, std = mean.reshape(shape[1:]), std.reshape(shape[1:])
+    from kcnn.data.stream import ImageFiles, default_workers
+
+    streamed = isinstance(x, ImageFiles)
+    workers = default_workers() if workers is None else check_int("workers", workers, 0)
+    if streamed and path == "tf.data":
+        raise ValueError(
+            "Streamed image files are decoded by grain worker processes on the device path. "
+            "Received: path='tf.data'; use path='auto' or 'device'."
+        )
     if path == "auto":
-        path = "tf.data" if tensorflow_available() else "device"
+        path = "tf.data" if tensorflow_available() and not streamed else "device"
     if path == "tf.data" and not tensorflow_available():
         raise ImportError(
             "path='tf.data' needs TensorFlow: pip install 'kcnn[tensorflow]', or use path='device'."
@@ -522,5 +611,5 @@ def make_pipeline(
     return InputPipeline(
         x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard, multiple_of,
-        class_weights(class_weight, y, num_classes),
+        class_weights(class_weight, y, num_classes), workers,
     )  # fmt: skip

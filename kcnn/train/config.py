@@ -55,6 +55,11 @@ def parse_auto_or_count(text: str):
     return _word_or_count(text, {"auto": "auto"}, 1)
 
 
+def parse_auto_or_workers(text: str):
+    """``"auto"`` or a whole number >= 0 (decoding processes), from text."""
+    return _word_or_count(text, {"auto": "auto"}, 0)
+
+
 def parse_auto_or_bool(text: str):
     """``"auto"``, True or False, from ``auto``, ``true`` or ``false``."""
     choices = {"auto": "auto", "true": True, "false": False}
@@ -190,6 +195,10 @@ class TrainConfig:
         final_weights: what ``model.keras`` (and the test metrics) hold: the ``"last"``
             epoch's weights or the ``"best"`` by ``val_accuracy`` (implies ``keep_best``);
             ``metrics.json`` says which epoch. Defaults to ``"last"``.
+        workers: processes that decode a streamed data set's image files ahead of training
+            (grain): ``"auto"`` (the cores but one, 1 to 8) or a number; 0 decodes in the
+            training process. Batches are the same whatever the number. Defaults to
+            ``"auto"``.
         tensorboard: write TensorBoard event files to the run folder's ``tensorboard/``
             (Keras' ``TensorBoard`` callback; needs TensorFlow installed, on any backend).
             Defaults to False.
@@ -283,6 +292,13 @@ class TrainConfig:
         False, "write TensorBoard logs to the run folder's tensorboard/ (needs TensorFlow)",
         switch=True,
     )  # fmt: skip
+    workers: int | str = _option(
+        "auto",
+        "processes decoding streamed image files: auto (the cores but one, up to 8), or a "
+        "number; 0 decodes in the training process",
+        parse=parse_auto_or_workers,
+        metavar="N",
+    )
 
     def __post_init__(self):
         for field, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("lr_base_batch", 1),
@@ -290,6 +306,8 @@ class TrainConfig:
             check_int(field, getattr(self, field), minimum=minimum)
         if self.steps_per_execution != "auto":
             check_int("steps_per_execution", self.steps_per_execution, minimum=1)
+        if self.workers != "auto":
+            check_int("workers", self.workers, minimum=0)
         check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
         check_number("warmup_epochs", self.warmup_epochs, 0.0, math.inf)
         check_number("weight_decay", self.weight_decay, 0.0, math.inf)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from kcnn.data.arrays import ImageArray, Images
 from kcnn.data.contract import Contract
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
@@ -283,19 +284,32 @@ class _Inputs:
             data.x_train, data.y_train, config.batch_size, config.augment,
             dataset=data, num_classes=num_classes, seed=config.seed,
             one_hot=True if config.label_smoothing else None, path=config.data_path,
-            class_weight=config.class_weight, **shares,
+            class_weight=config.class_weight, workers=_workers(config), **shares,
         )  # fmt: skip
         inputs = cls(train, None, train.one_hot, num_classes, bool(shares))
-        if len(data.x_val) and shares:
+        if len(data.x_val) and (shares or data.streamed):
             # Every replica takes the same number of images, so the last validation batch
             # is cut to a multiple of the replicas (fewer images than there are replicas).
+            # (Streamed images are decoded a batch at a time, by the pipeline's workers.)
             inputs.validation = make_pipeline(
                 data.x_val, data.y_val, config.batch_size, shuffle=False,
-                num_classes=num_classes, one_hot=inputs.one_hot, path="device", **shares,
+                num_classes=num_classes, one_hot=inputs.one_hot, path="device",
+                workers=_workers(config), **shares,
             )  # fmt: skip
         elif len(data.x_val):
             inputs.validation = (data.x_val, inputs.labels(data.y_val))
         return inputs
+
+    def test_data(self, data: Dataset, config: TrainConfig) -> dict:
+        """``evaluate``'s and ``predict``'s arguments for the test split: the arrays, or
+        a pipeline for streamed images."""
+        if not data.streamed:
+            return {"x": data.x_test, "y": self.labels(data.y_test), "batch_size": 256}
+        test = make_pipeline(
+            data.x_test, data.y_test, 256, shuffle=False, num_classes=self.num_classes,
+            one_hot=self.one_hot, path="device", workers=_workers(config),
+        )  # fmt: skip
+        return {"x": test}
 
     def labels(self, y):
         """Soft-label training is scored on one-hot labels too."""
@@ -415,10 +429,10 @@ def _finish(folder: RunFolder, model, data: Dataset, scorer, inputs: _Inputs, se
     if initial_epoch:
         metrics["resumed_at_epoch"] = initial_epoch
     if len(data.x_test):
-        scores = scorer.evaluate(
-            data.x_test, inputs.labels(data.y_test), batch_size=256, verbose=0, return_dict=True
-        )
-        y_pred = np.argmax(scorer.predict(data.x_test, batch_size=256, verbose=0), axis=-1)
+        test = inputs.test_data(data, config)
+        scores = scorer.evaluate(**test, verbose=0, return_dict=True)
+        test.pop("y", None)
+        y_pred = np.argmax(scorer.predict(**test, verbose=0), axis=-1)
         plot_confusion_matrix(
             data.y_test[: len(y_pred)],  # fewer under KERAS_MAX_STEPS_PER_EPOCH
             y_pred,
@@ -489,8 +503,19 @@ def check_memory(model: keras.Model, batch_size: int, available: int | None = No
     )
 
 
-def _check_pixels(x: np.ndarray, argument: str) -> None:
-    """Pixels must be finite numbers in [0, 1] (the inference contract's range)."""
+def _check_pixels(x: np.ndarray, argument: str, scale: float | None = None) -> None:
+    """Pixels must be finite numbers in [0, 1] (the inference contract's range); ``scale``:
+    ``x`` holds stored pixels that read as ``x / scale``."""
+    if scale is not None:
+        if x.dtype.kind in "ui":
+            low, high = int(x.min()) / scale, int(x.max()) / scale
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"{argument} pixels must be in [0, 1]. Received stored values from "
+                    f"{int(x.min())} to {int(x.max())} with scale={scale:g}."
+                )
+            return
+        x = x / np.float32(scale) if scale != 1 else x
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(
             f"{argument} must be float images with values in [0, 1]. Received dtype {x.dtype}: "
@@ -510,6 +535,11 @@ def _check_pixels(x: np.ndarray, argument: str) -> None:
             f"{argument} pixels must be in [0, 1], as kcnn's models and inference expect. "
             f"Received values from {low:.4g} to {high:.4g}{hint}."
         )
+
+
+def _workers(config: TrainConfig) -> int | None:
+    """The pipelines' decoding processes: None lets `make_pipeline` choose."""
+    return None if config.workers == "auto" else config.workers
 
 
 class _PipelineEpoch(keras.callbacks.Callback):
@@ -562,10 +592,15 @@ def check_data(model: keras.Model, x, y, argument: str = "x") -> None:
             input, pixels that are NaN, infinite or outside [0, 1], or labels that are not
             integers in ``[0, num_classes)``.
     """
-    x, y = np.asarray(x), np.asarray(y)
+    y = np.asarray(y)
+    if not isinstance(x, Images):
+        x = np.asarray(x)
     if len(x) == 0:
         raise ValueError(f"{argument} is empty: there is nothing to train on.")
-    _check_pixels(x, argument)
+    if isinstance(x, ImageArray):  # the stored pixels, scaled: no float copy of the set
+        _check_pixels(x.stored, argument, x.scale)
+    elif not isinstance(x, Images):  # image files decode to [0, 1] by construction
+        _check_pixels(x, argument)
     if len(x) != len(y):
         raise ValueError(
             f"{argument} and its labels differ in length: {len(x)} images, {len(y)} labels."

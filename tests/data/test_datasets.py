@@ -154,16 +154,20 @@ print(json.dumps({"keras": "keras" in sys.modules, "loaded": loaded}))
 def test_datasets_import_without_keras():
     """``kcnn --help`` lists the data sets: reading kcnn.data.datasets must not import Keras."""
     out = run_python(_IMPORT_DATASETS, keras.backend.backend())
-    assert out["loaded"] == ["kcnn.data.datasets", "kcnn.data.formats", "kcnn.data.sources"]
+    assert out["loaded"] == [
+        "kcnn.data.arrays", "kcnn.data.datasets", "kcnn.data.formats", "kcnn.data.sources",
+        "kcnn.data.stream",
+    ]  # fmt: skip
     assert out["keras"] is False
 
 
 def test_lazy_data_package_exports_the_same_names():
     assert kcnn.data.__all__ == sorted(
-        ["Contract", "DATASETS", "Dataset", "InputPipeline", "POLICIES", "RandomPadCrop",
-         "RandomResizedCrop", "TRANSFORMS", "augmentation", "channel_stats", "load_dataset",
-         "make_pipeline", "needs_one_hot", "read_cifar_batch", "read_contract", "read_idx",
-         "read_image_folder", "read_npz"]
+        ["Contract", "DATASETS", "Dataset", "ImageArray", "ImageFiles", "Images",
+         "InputPipeline", "POLICIES", "RandomPadCrop", "RandomResizedCrop", "TRANSFORMS",
+         "augmentation", "channel_stats", "load_dataset", "make_pipeline", "needs_one_hot",
+         "read_cifar_batch", "read_contract", "read_idx", "read_image_folder", "read_npz",
+         "verify_images"]
     )  # fmt: skip
     assert set(kcnn.data.__all__) <= set(dir(kcnn.data))
     from kcnn.data import augment, contract, formats, pipeline

@@ -1,8 +1,6 @@
 """Every source load_dataset reads, on small files written here in each real format."""
 
 import pickle
-import sys
-import types
 
 import keras
 import numpy as np
@@ -178,8 +176,11 @@ def test_corrupt_npz_and_other_files(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ValueError, match="broken.npz is not a readable .npz archive"):
         kcnn.data.load_dataset(str(tmp_path / "broken.npz"))
-    (tmp_path / "data.csv").write_text("1,2,3")
-    with pytest.raises(ValueError, match="must be a .npz archive"):
+    (tmp_path / "data.txt").write_text("1,2,3")
+    with pytest.raises(ValueError, match="must be a .npz archive or a CSV"):
+        kcnn.data.load_dataset(str(tmp_path / "data.txt"))
+    (tmp_path / "data.csv").write_text("1,2,3")  # a CSV must name its columns
+    with pytest.raises(ValueError, match="data.csv: the first row must name the columns"):
         kcnn.data.load_dataset(str(tmp_path / "data.csv"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no data set kcnn can read"):
@@ -225,34 +226,6 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "hollow" / "cat").mkdir(parents=True)
     with pytest.raises(ValueError, match="holds no images"):
         kcnn.data.read_image_folder(tmp_path / "hollow")
-
-
-def test_tfds_without_the_package_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
-    with pytest.raises(ImportError, match=r"pip install 'kcnn\[tfds\]'"):
-        kcnn.data.load_dataset("tfds:mnist")
-
-
-def test_tfds_arrays_become_a_dataset(monkeypatch):
-    rng = np.random.default_rng(0)
-    splits = {
-        "train": (rng.integers(0, 256, (12, 4, 4, 1), dtype=np.uint8), np.arange(12) % 3),
-        "test": (rng.integers(0, 256, (6, 4, 4, 1), dtype=np.uint8), np.arange(6) % 3),
-    }
-    calls = {}
-
-    def load(name, split, as_supervised, batch_size, with_info):
-        calls.update(name=name, split=split, batch_size=batch_size)
-        label = types.SimpleNamespace(names=["x", "y", "z"])
-        info = types.SimpleNamespace(features={"label": label})
-        return [splits[s] for s in split], info
-
-    fake = types.SimpleNamespace(load=load, as_numpy=lambda t: t)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    data = kcnn.data.load_dataset("tfds:toy", validation_split=0)
-    assert calls == {"name": "toy", "split": ["train", "test"], "batch_size": -1}
-    assert data.class_names == ("x", "y", "z") and data.source == "tfds:toy"
-    assert data.input_shape == (4, 4, 1) and len(data.x_test) == 6
 
 
 def test_digits_resized_for_mnist_models():
