@@ -236,7 +236,7 @@ def test_resume_makes_the_stored_settings_the_defaults(tmp_path, capsys):
                          early_stopping="quick", steps_per_execution=2, jit_compile=False,
                          mixed_precision=True, seed=7, verbose=0)  # fmt: skip
     run_flags = {"model": "lenet5", "dataset": "digits", "image_size": [28, 28],
-                 "validation_split": 0.2}  # fmt: skip
+                 "validation_split": 0.2, "stream": None}  # fmt: skip
     stored = {**config.to_dict(), **run_flags, "backend": "jax"}
     (tmp_path / "config.json").write_text(json.dumps(stored))
     argv = ["train", "--resume", str(tmp_path), "--epochs", "3"]
