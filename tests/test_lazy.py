@@ -18,6 +18,7 @@ print(json.dumps({"light": light, "fit": fit.__name__, "same": module_path is fi
 """
 
 
+@pytest.mark.rotate
 def test_import_kcnn_loads_no_keras_until_a_name_is_used(backend):
     result = run_python(_IMPORT_ALONE, backend)
     assert result["light"] == {"keras": False, "tensorflow": False, "jax": False, "torch": False}

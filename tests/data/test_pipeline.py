@@ -66,6 +66,7 @@ def test_normalisation_uses_training_statistics(digits, path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(test[0][0]), expected, atol=1e-5)
 
 
+@pytest.mark.rotate
 @pytest.mark.parametrize("path", PATHS)
 def test_model_fit_takes_the_pipeline_directly(digits, path):
     augment = kcnn.data.augmentation("crop", digits, padding=2)

@@ -178,6 +178,7 @@ def test_a_large_folder_streams_by_itself(tmp_path):
     assert kcnn.data.load_dataset(source, stream_above=60 * 64 - 1).streamed is True
 
 
+@pytest.mark.rotate
 def test_streaming_without_tensorflow(tmp_path, backend):
     source = write_digits(tmp_path / "digits", "classes", count=80)
     code = (

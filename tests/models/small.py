@@ -1,5 +1,7 @@
 """Small, fast configurations of every registered model, for round-trip tests."""
 
+import pytest
+
 SMALL_KWARGS = {
     "lenet5": {"input_shape": (28, 28, 1)},
     "simple_cnn": {"input_shape": (16, 16, 1)},
@@ -20,3 +22,16 @@ WRAPPER_KWARGS = {
         "backbone_kwargs": {"alpha": 0.35},
     },
 }  # fmt: skip
+
+#: The deeper and wider members of each family. They run the same builder code as their
+#: smaller siblings, so their per-model checks take turns over the backends (one backend a
+#: day, see tests/conftest.py) while the small ones run on every backend.
+DEEP = {
+    "resnet44", "resnet56", "resnet110", "resnet34", "resnet50", "resnet101", "resnet152",
+    "vgg13", "vgg16", "vgg19", "vgg13_cifar", "vgg16_cifar", "vgg19_cifar",
+}  # fmt: skip
+
+
+def by_name(names):
+    """``pytest.mark.parametrize`` values over model names, the `DEEP` ones marked rotate."""
+    return [pytest.param(n, marks=pytest.mark.rotate) if n in DEEP else n for n in names]

@@ -7,12 +7,12 @@ import pytest
 import kcnn
 
 from ..conftest import images
-from .small import SMALL_KWARGS
+from .small import SMALL_KWARGS, by_name
 
 FAST = ["lenet5", "simple_cnn", "mlp", "resnet20", "resnet18", "vgg11", "vgg11_cifar"]
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
+@pytest.mark.parametrize("name", by_name(sorted(SMALL_KWARGS)))
 def test_every_layer_is_named_from_the_prefix(name):
     model = kcnn.build_model(name, name="net", **SMALL_KWARGS[name])
     assert model.name == "net"

@@ -9,10 +9,10 @@ import pytest
 import kcnn
 
 from ..conftest import images, run_python
-from .small import SMALL_KWARGS
+from .small import SMALL_KWARGS, by_name
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
+@pytest.mark.parametrize("name", by_name(sorted(SMALL_KWARGS)))
 def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
     model = kcnn.build_model(name, **SMALL_KWARGS[name])
     x = images(model.input_shape[1:], n=2)

@@ -237,6 +237,7 @@ def test_schedules_label_smoothing_and_bfloat16_still_learn(digits):
             assert model.get_layer("predictions").compute_dtype == "float32"
 
 
+@pytest.mark.rotate
 def test_early_stopping_stops_and_keeps_the_best_epoch(digits, tmp_path):
     # 50 training images overfit within a few epochs: the validation loss falls, then rises.
     small = digits.subset(per_class=5)

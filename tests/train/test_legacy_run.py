@@ -53,6 +53,7 @@ def test_a_legacy_checkpoint_reads_and_restores(legacy_run):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.rotate
 @pytest.mark.parametrize("what", ["confusion", "top-losses", "filters"])
 def test_kcnn_inspect_reads_a_legacy_run_folder(legacy_run, tmp_path, capsys, what):
     out = tmp_path / f"{what}.png"

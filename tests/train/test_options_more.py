@@ -89,6 +89,7 @@ def test_ema_weights_are_the_running_average_and_training_goes_on_from_the_train
     assert history.history["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-6)
 
 
+@pytest.mark.rotate
 def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_trained_weights(
     digits, tmp_path
 ):
@@ -110,6 +111,7 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_trained_weigh
         np.testing.assert_array_equal(np.array(got), np.array(expected))
 
 
+@pytest.mark.rotate
 def test_every_option_with_mixed_precision_trains_and_saves_float32_averages(digits, tmp_path):
     config = _quiet(epochs=1, ema=0.9, mixed_precision=True, class_weight="balanced",
                     final_weights="best", grad_accum=2, clip_norm=1.0)  # fmt: skip
@@ -200,6 +202,7 @@ def test_an_imbalance_is_noted_in_the_report_unless_class_weight_is_set(digits, 
 
 
 # -- keep_best / final_weights ----------------------------------------------------------------
+@pytest.mark.rotate
 def test_final_weights_best_holds_the_best_epoch_by_val_accuracy(digits, tmp_path):
     config = _quiet(epochs=4, learning_rate=0.05, final_weights="best")  # a noisy rate
     model = _mlp(digits)
@@ -229,6 +232,7 @@ def test_keep_best_without_validation_data_is_refused_before_anything_is_written
     or importlib.util.find_spec("tensorflow") is None,
     reason="needs TensorFlow and TensorBoard",
 )
+@pytest.mark.rotate
 def test_tensorboard_writes_the_epoch_scalars(digits, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

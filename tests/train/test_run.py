@@ -94,6 +94,7 @@ def test_new_folders_never_collide(tmp_path):
     assert not scratch.path.exists()
 
 
+@pytest.mark.rotate
 def test_a_damaged_last_checkpoint_falls_back_to_the_one_before_and_says_so(digits, tmp_path):
     import keras
     import numpy as np
