@@ -379,7 +379,10 @@ def _map(function, items: list, workers: int):
         )
     )
     try:
-        return list(iterator)
+        # Each array arrives in grain's shared memory, which holds a file descriptor until
+        # it is freed: copy it out at once (thousands of them would exhaust the process's
+        # descriptors).
+        return [np.array(r) if isinstance(r, np.ndarray) else r for r in iterator]
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:

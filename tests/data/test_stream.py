@@ -172,6 +172,25 @@ def test_fit_on_a_streamed_folder_trains_the_weights_of_fit_in_memory(tmp_path):
     assert metrics[0] == metrics[1] and "test_accuracy" in metrics[0]
 
 
+def test_decoding_into_memory_in_worker_processes_gives_the_same_pixels(tmp_path):
+    """Thousands of files decode in grain workers (each result in shared memory, one file
+    descriptor each until freed): with few descriptors allowed, all must still decode."""
+    import resource
+
+    from kcnn.data.stream import decode_all, list_images
+
+    source = write_digits(tmp_path / "digits", "classes", count=300)
+    here = decode_all(list_images(source), (8, 8), workers=0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 200), hard))
+    try:
+        there = decode_all(list_images(source), (8, 8), workers=1)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    np.testing.assert_array_equal(here["train"], there["train"])
+    assert len(there["train"]) == 300
+
+
 def test_a_large_folder_streams_by_itself(tmp_path):
     source = str(write_digits(tmp_path / "digits", "classes", count=60))
     assert kcnn.data.load_dataset(source, stream_above=60 * 64).streamed is False
