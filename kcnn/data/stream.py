@@ -367,22 +367,26 @@ def _decode_or_reason(args) -> np.ndarray | str:
 
 
 def _map(function, items: list, workers: int):
-    """``function`` over ``items`` in order, in ``workers`` grain processes (0: here)."""
+    """``function`` over ``items``, yielded in order, computed in ``workers`` grain
+    processes (0: here)."""
     if workers <= 0 or len(items) < 2:
-        return [function(item) for item in items]
+        yield from (function(item) for item in items)
+        return
     grain = _grain()
     dataset = grain.MapDataset.source(items).map(function)
     dataset = dataset.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=64))
     iterator = iter(
         dataset.mp_prefetch(
-            grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=64)
+            grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=64),
+            worker_init_fn=exit_with_parent,
         )
     )
     try:
         # Each array arrives in grain's shared memory, which holds a file descriptor until
         # it is freed: copy it out at once (thousands of them would exhaust the process's
         # descriptors).
-        return [np.array(r) if isinstance(r, np.ndarray) else r for r in iterator]
+        for result in iterator:
+            yield np.array(result) if isinstance(result, np.ndarray) else result
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
@@ -390,23 +394,27 @@ def _map(function, items: list, workers: int):
 
 
 def decode_all(listing: Listing, size, workers: int = 0) -> dict[str, np.ndarray]:
-    """Decode every listed image into memory (uint8 ``(n, h, w, c)`` per split).
+    """Decode every listed image into memory (uint8 ``(n, h, w, c)`` per split), each
+    written straight into the split's array (peak memory: the pixels, once).
 
     A file that fails to decode is left out of its split (with its label) and added to
     ``listing.bad``.
     """
     out = {}
+    channels = 1 if listing.grayscale else 3
     for split, files in listing.files.items():
-        results = _map(
-            _decode_or_reason, [(f, size, listing.grayscale, MAX_PIXELS) for f in files], workers
-        )
-        kept = [i for i, r in enumerate(results) if not isinstance(r, str)]
-        listing.bad += [BadFile(files[i], r) for i, r in enumerate(results) if isinstance(r, str)]
+        pixels = np.empty((len(files), *size, channels), dtype="uint8")
+        kept = []
+        jobs = [(f, size, listing.grayscale, MAX_PIXELS) for f in files]
+        for i, result in enumerate(_map(_decode_or_reason, jobs, workers)):
+            if isinstance(result, str):
+                listing.bad.append(BadFile(files[i], result))
+            else:
+                pixels[len(kept)] = result
+                kept.append(i)
         listing.files[split] = [files[i] for i in kept]
         listing.labels[split] = listing.labels[split][kept]
-        channels = 1 if listing.grayscale else 3
-        out[split] = (np.stack([results[i] for i in kept]) if kept
-                      else np.zeros((0, *size, channels), "uint8"))  # fmt: skip
+        out[split] = pixels if len(kept) == len(files) else pixels[: len(kept)].copy()
     return out
 
 
@@ -414,7 +422,7 @@ def verify_files(listing: Listing, size, workers: int = 0) -> None:
     """Decode every listed image and leave out (into ``listing.bad``) those that fail,
     keeping nothing in memory: fastai's ``verify_images``."""
     for split, files in listing.files.items():
-        results = _map(_VerifyOne(size, listing.grayscale), files, workers)
+        results = list(_map(_VerifyOne(size, listing.grayscale), files, workers))
         kept = [i for i, r in enumerate(results) if r is None]
         listing.bad += [BadFile(files[i], r) for i, r in enumerate(results) if r is not None]
         listing.files[split] = [files[i] for i in kept]
@@ -543,9 +551,27 @@ def batch_iterator(images: ImageFiles, plan, start: int, workers: int):
     )
     if workers > 0:
         dataset = dataset.mp_prefetch(
-            grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=2)
+            grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=2),
+            worker_init_fn=exit_with_parent,
         )
     return iter(dataset)
+
+
+def exit_with_parent(worker_index: int = 0, worker_count: int = 1) -> None:
+    """In a decoding worker: end this process when its parent (the training process) is
+    gone. grain's workers outlive a parent killed with SIGKILL, each holding hundreds of
+    MB; a killed run must not leave them behind."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kcnn-exit-with-parent", daemon=True).start()
 
 
 def _grain():

@@ -1,7 +1,8 @@
 """A training run for the kill-and-resume tests, run as ``python -m tests.train.resume_worker``.
 
 Arguments: ``ROOT OUT [--resume RUN] [--hang-at-batch EPOCH:BATCH] [--hang-in-save EPOCH]
-[--options JSON]`` (``--options``: more `TrainConfig` settings, e.g. ``{"ema": 0.9}``).
+[--options JSON] [--stream FOLDER]`` (``--options``: more `TrainConfig` settings, e.g.
+``{"ema": 0.9}``; ``--stream``: train on a folder of images streamed by grain workers).
 Trains SimpleCNN on the digits with crop augmentation and dropout (every source of
 randomness kcnn has to replay), then saves the final weights to ``OUT`` (``.npz``). A
 ``--hang-*`` option prints ``HANG <run folder>`` and sleeps at that point, for the test to
@@ -53,8 +54,12 @@ def main():
     parser.add_argument("--hang-at-batch")
     parser.add_argument("--hang-in-save", type=int)
     parser.add_argument("--options", type=json.loads, default={})
+    parser.add_argument("--stream")
     args = parser.parse_args()
-    data = kcnn.data.load_dataset("digits", seed=0)
+    if args.stream:
+        data = kcnn.data.load_dataset(args.stream, seed=0, stream=True)
+    else:
+        data = kcnn.data.load_dataset("digits", seed=0)
     keras.utils.set_random_seed(CONFIG["seed"])
     model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
     callbacks = []

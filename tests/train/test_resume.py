@@ -42,12 +42,22 @@ def _finish(process, timeout=300):
     return out
 
 
-def _kill_when_hanging(process, timeout=300):
+def _parent(proc: Path) -> int | None:
+    """The parent pid of the process ``/proc/<pid>``, or None once it is gone."""
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_when_hanging(process, timeout=300, before_kill=None):
     """Wait (bounded) for the worker's HANG line, SIGKILL it, return its run folder."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if line.startswith("HANG "):
+            if before_kill is not None:
+                before_kill()
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
             return line.split(" ", 1)[1].strip()
@@ -129,3 +139,33 @@ def test_killed_runs_with_every_training_option_resume_to_the_uninterrupted_weig
         for key in ("train_seconds", "resumed_at_epoch"):
             got.pop(key, None), expected.pop(key, None)
         assert got == expected
+
+
+def test_a_killed_streaming_run_resumes_to_the_uninterrupted_weights(tmp_path):
+    """A folder of images streamed by a grain worker process: the batches after the resume
+    are decoded by new workers from (seed, epoch, index) alone."""
+    from tests.data.image_folders import write_digits
+
+    folder = str(write_digits(tmp_path / "digits", "classes", count=400))
+    options = ["--stream", folder, "--options", json.dumps({"workers": 1})]
+    reference = tmp_path / "reference.npz"
+    _finish(_start(tmp_path / "ref", reference, *options))
+    process = _start(tmp_path / "a", tmp_path / "unused.npz", "--hang-at-batch", "1:2", *options)
+    workers = []
+
+    def children():  # the decoding processes, found before the kill
+        workers[:] = [p for p in Path("/proc").glob("[0-9]*") if _parent(p) == process.pid]
+
+    run = _kill_when_hanging(process, before_kill=children)
+    assert workers, "the streamed run started no decoding process"
+    deadline = time.monotonic() + 20
+    while any(p.exists() for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(p.exists() for p in workers), "decoding processes outlived the killed run"
+    assert _assert_checkpoint_loads(run)["epoch"] == 1
+    resumed = tmp_path / "a.npz"
+    _finish(_start(tmp_path / "a", resumed, "--resume", run, *options))
+    for a, b in zip(_weights(resumed), _weights(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+    history = json.loads((Path(run) / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3]
