@@ -19,6 +19,9 @@ from kcnn.data.contract import Contract, read_contract
 from kcnn.infer.images import RESIZE, find_images, read_batches
 from kcnn.infer.predict import Predictions, tta_views
 
+#: Images of a data set read (and converted to float32) at a time by `Classifier.probabilities`.
+_CHUNK = 4096
+
 if TYPE_CHECKING:
     import keras
 
@@ -119,10 +122,22 @@ class Classifier:
     def probabilities(self, images: np.ndarray, batch_size: int = 64,
                       tta: bool = False) -> np.ndarray:  # fmt: skip
         """Class probabilities ``(images, classes)`` of a batch in the model's layout;
-        with ``tta``, averaged over `kcnn.infer.predict.tta_views`."""
+        with ``tta``, averaged over `kcnn.infer.predict.tta_views`. A data set's images
+        (`kcnn.data.arrays.Images`: uint8 in memory, or streamed files) are read a chunk
+        at a time, so their float32 copy is never whole in memory."""
+        from kcnn.data.arrays import Images
+
+        if isinstance(images, Images) and len(images) > _CHUNK:
+            parts = [
+                self.probabilities(images[start : start + _CHUNK], batch_size, tta)
+                for start in range(0, len(images), _CHUNK)
+            ]
+            return np.concatenate(parts)
+        return self._probabilities(np.asarray(images), batch_size, tta)
+
+    def _probabilities(self, x: np.ndarray, batch_size: int, tta: bool) -> np.ndarray:
         from kcnn.inspect._graph import _probabilities
 
-        x = np.asarray(images)
         views = tta_views(self.contract) if tta else [("identity", None)]
         total = None
         for _, view in views:

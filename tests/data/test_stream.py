@@ -312,3 +312,18 @@ def test_bad_sources_and_arguments_are_refused_by_name(tmp_path):
         kcnn.data.make_pipeline(data.x_train, data.y_train, workers=-1)
     with pytest.raises(ValueError, match="workers must be an integer >= 0"):
         kcnn.train.TrainConfig(workers=-2)
+
+
+def test_evaluate_reads_a_streamed_split_a_chunk_at_a_time(tmp_path, monkeypatch):
+    from kcnn.infer import classifier as classifier_module
+
+    source = str(write_digits(tmp_path / "digits", "classes", count=120))
+    data = kcnn.data.load_dataset(source, stream=True)
+    model = kcnn.build_model("simple_cnn", input_shape=data.input_shape)
+    whole = kcnn.infer.evaluate(model, data=data, split="test")
+    monkeypatch.setattr(classifier_module, "_CHUNK", 7)  # 24 test images: 4 chunks
+    chunked = kcnn.infer.evaluate(model, data=data, split="test")
+    np.testing.assert_allclose(
+        chunked.interpretation.probabilities, whole.interpretation.probabilities, rtol=1e-6
+    )
+    assert chunked.accuracy == whole.accuracy
