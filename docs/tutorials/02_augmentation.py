@@ -100,7 +100,7 @@ except ValueError as error:
     print("ValueError:", error)
 
 # %% [markdown]
-# ## Feeding `model.fit`
+# ## Feeding model.fit
 #
 # `kcnn.data.make_pipeline` batches, shuffles with a seed, augments the training batches,
 # and normalises with per-channel statistics of the training split only. With TensorFlow

@@ -235,4 +235,4 @@ kcnn.inspect.plot_top_losses(model, data, k=9, path=out / "top_losses.png")
 #   evidence for it somewhere else?
 
 # %%
-print("figures written to", out)
+print("figures written:", ", ".join(sorted(path.name for path in out.glob("*.png"))))

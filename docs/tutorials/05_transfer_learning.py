@@ -30,11 +30,15 @@
 # five Fashion-MNIST classes, reused for the other five.
 
 # %%
+import tempfile
+from pathlib import Path
+
 import keras
 import numpy as np
 
 import kcnn
 
+work = Path(tempfile.mkdtemp())  # a scratch folder for the files this page writes
 print("Keras", keras.__version__, "on", keras.backend.backend())
 data = kcnn.data.load_dataset("fashion_mnist", validation_split=0)
 source = data.subset(classes=[0, 1, 2, 3, 4])  # T-shirt, trouser, pullover, dress, coat
@@ -54,7 +58,7 @@ pretrain = source.subset(per_class=1600)
 base = kcnn.build_model("simple_cnn", num_classes=5)
 config = kcnn.train.TrainConfig(epochs=2, batch_size=128, learning_rate=3e-3, verbose=0)
 kcnn.train.fit(base, pretrain, config, run_dir=None)
-base.save("pretrained_simple_cnn.keras")
+base.save(work / "pretrained_simple_cnn.keras")
 print("test accuracy on its own five classes:",
       round(base.evaluate(source.x_test, source.y_test, verbose=0)[1], 3))  # fmt: skip
 
@@ -66,8 +70,8 @@ print("test accuracy on its own five classes:",
 
 # %%
 keras.utils.set_random_seed(1)
-model = kcnn.build_model("transfer", backbone="pretrained_simple_cnn.keras", weights=None,
-                         num_classes=5, input_shape=(28, 28, 1))  # fmt: skip
+model = kcnn.build_model("transfer", backbone=work / "pretrained_simple_cnn.keras",
+                         weights=None, num_classes=5, input_shape=(28, 28, 1))  # fmt: skip
 for layer in model.layers:
     print(f"{layer.name:32s} trainable={layer.trainable}")
 print(kcnn.inspect.count_params(model))

@@ -21,6 +21,7 @@
 # It runs on any Keras backend (`KERAS_BACKEND=tensorflow`, `jax` or `torch`).
 
 # %%
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ import kcnn
 
 print("Keras", keras.__version__, "on", keras.backend.backend())
 keras.utils.set_random_seed(0)
-work = Path(tempfile.mkdtemp(prefix="kcnn-tutorial-"))
+os.chdir(tempfile.mkdtemp(prefix="kcnn-tutorial-"))  # a scratch folder for what it writes
 
 # %% [markdown]
 # ## A model to use
@@ -48,7 +49,7 @@ work = Path(tempfile.mkdtemp(prefix="kcnn-tutorial-"))
 data = kcnn.data.load_dataset("digits", validation_split=0.1, seed=0)
 model = kcnn.build_model("simple_cnn", input_shape=data.input_shape, num_classes=10)
 config = kcnn.train.TrainConfig(epochs=10, batch_size=32, verbose=0)
-_, run = kcnn.train.fit(model, data, config, run_dir=work / "runs")
+_, run = kcnn.train.fit(model, data, config, run_dir="runs")
 print(run)
 
 classifier = kcnn.infer.load(run)
@@ -65,7 +66,7 @@ print(classifier.contract)
 # is skipped and listed, not fatal.
 
 # %%
-photos = work / "photos"
+photos = Path("photos")
 photos.mkdir()
 pixels = np.round(data.x_test[..., 0] * 255).astype("uint8")
 for i in range(6):
@@ -113,8 +114,8 @@ def kcnn_command(*words):
     print(done.stdout + done.stderr)
 
 
-kcnn_command("predict", run, photos, "--top-k", "2", "--csv", work / "predictions.csv")
-print((work / "predictions.csv").read_text())
+kcnn_command("predict", run, photos, "--top-k", "2", "--csv", "predictions.csv")
+print(Path("predictions.csv").read_text())
 
 # %% [markdown]
 # ## Evaluate
@@ -126,7 +127,7 @@ print((work / "predictions.csv").read_text())
 # as training split it, so `split="val"` is the same held-out images.
 
 # %%
-evaluation = kcnn.infer.evaluate(run, split="test", out=work / "evaluation")
+evaluation = kcnn.infer.evaluate(run, split="test", out="evaluation")
 print(evaluation)
 print(evaluation.to_markdown())
 
@@ -135,7 +136,7 @@ print(evaluation.to_markdown())
 # `evaluation.json`, `evaluation.md` and `confusion.png`:
 
 # %%
-kcnn_command("evaluate", run, "--split", "val", "--out", work / "evaluation-val")
+kcnn_command("evaluate", run, "--split", "val", "--out", "evaluation-val")
 
 # %% [markdown]
 # The confusion matrix of the test pass, as fractions of each true class:
@@ -153,16 +154,16 @@ evaluation.interpretation.plot_confusion_matrix(normalize=True)
 # compares it with `predict`; the check is printed and saved beside the file.
 
 # %%
-check = kcnn.infer.export(classifier, work / "digits.onnx", format="onnx")
+check = kcnn.infer.export(classifier, "digits.onnx", format="onnx")
 print(check)
-print((work / "digits.onnx.check.json").read_text())
+print(Path("digits.onnx.check.json").read_text())
 
 # %% [markdown]
 # The exported file needs neither Keras nor kcnn: onnxruntime, NumPy and the class names
 # are enough. Its answers on the test images, side by side with Keras':
 
 # %%
-session = onnxruntime.InferenceSession(str(work / "digits.onnx"))
+session = onnxruntime.InferenceSession("digits.onnx")
 name = session.get_inputs()[0].name
 onnx_probabilities = session.run(None, {name: data.x_test.astype("float32")})[0]
 keras_probabilities = classifier.model.predict(data.x_test, verbose=0)

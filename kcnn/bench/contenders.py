@@ -72,9 +72,9 @@ def kcnn_contenders(
 def baseline_contenders(
     folder, backends, batch_size: int = 128, torch_compile: bool = False
 ) -> list[Contender]:
-    """The baselines in ``folder``: ``keras_baseline.py`` on each backend ("keras
-    (<backend>)") and ``torch_baseline.py`` ("torch eager", and "torch.compile" when asked),
-    whichever of the two files exist.
+    """The baselines in ``folder``: ``keras_baseline.py`` on each backend
+    (``"keras (<backend>)"``) and ``torch_baseline.py`` (``"torch eager"``, and
+    ``"torch.compile"`` when asked), whichever of the two files exist.
 
     Raises:
         FileNotFoundError: ``folder`` holds neither file.

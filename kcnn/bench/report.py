@@ -138,7 +138,9 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def result_path(folder, kind: str | None = None, date: str | None = None) -> Path:
+def result_path(
+    folder: str | os.PathLike, kind: str | None = None, date: str | None = None
+) -> Path:
     """``folder/<date>-<machine>[-<kind>].json``: the name of every benchmark result file
     (``benchmarks/report.py`` finds the newest of each kind by it).
 

@@ -123,7 +123,7 @@ class ImageArray(Images):
         ```
     """
 
-    def __init__(self, pixels, scale: float | None = None):
+    def __init__(self, pixels: np.ndarray, scale: float | None = None):
         pixels = np.asarray(pixels)
         if pixels.dtype.kind not in "uif":
             raise TypeError(

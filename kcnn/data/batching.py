@@ -25,7 +25,8 @@ class BatchPlan:
     """
 
     def __init__(self, count: int, batch_size: int, shuffle: bool, seed: int,
-                 drop_remainder: bool = False, shard=(0, 1), multiple_of: int = 1):  # fmt: skip
+                 drop_remainder: bool = False, shard: tuple[int, int] = (0, 1),
+                 multiple_of: int = 1):  # fmt: skip
         self.count, self.batch_size = int(count), int(batch_size)
         self.shuffle, self.seed = bool(shuffle), int(seed)
         self.drop_remainder = bool(drop_remainder)

@@ -298,7 +298,7 @@ def _open(file, max_pixels: int):
     return image
 
 
-def image_header(file, max_pixels: int = MAX_PIXELS) -> tuple[int, int, bool]:
+def image_header(file: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, int, bool]:
     """``(height, width, grayscale)`` of an image file, read from its header alone.
 
     Raises:
@@ -309,7 +309,7 @@ def image_header(file, max_pixels: int = MAX_PIXELS) -> tuple[int, int, bool]:
 
 
 def decode_image(
-    file, size: tuple[int, int] | None = None, grayscale: bool = False,
+    file: str | os.PathLike, size: tuple[int, int] | None = None, grayscale: bool = False,
     max_pixels: int = MAX_PIXELS,
 ) -> np.ndarray:  # fmt: skip
     """Decode one image file to uint8 pixels ``(height, width, channels)``.

@@ -309,8 +309,8 @@ class ImageFiles(Images):
 
     scale = 255.0
 
-    def __init__(self, files, size, grayscale: bool, channels_first: bool = False,
-                 max_pixels: int = MAX_PIXELS):  # fmt: skip
+    def __init__(self, files: list, size: tuple[int, int], grayscale: bool,
+                 channels_first: bool = False, max_pixels: int = MAX_PIXELS):  # fmt: skip
         self.files = tuple(str(f) for f in files)
         self.image_size = (int(size[0]), int(size[1]))
         self.grayscale = bool(grayscale)

@@ -226,7 +226,7 @@ def dense_vs_conv(
     A dense layer connects every pixel value to every unit; a convolution shares one small
     kernel across all positions, so its size does not depend on the image's. On a
     224x224x3 image a dense layer of 1000 units has 150,528 * 1000 + 1000 = 150,529,000
-    parameters; a 3x3 convolution with 64 filters has 3*3*3*64 + 64 = 1,792.
+    parameters; a 3x3 convolution with 64 filters has ``3*3*3*64 + 64`` = 1,792.
 
     Args:
         image_shape: ``(height, width, channels)`` (``(channels, height, width)`` under
