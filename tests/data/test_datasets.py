@@ -170,10 +170,10 @@ def test_lazy_data_package_exports_the_same_names():
          "verify_images"]
     )  # fmt: skip
     assert set(kcnn.data.__all__) <= set(dir(kcnn.data))
-    from kcnn.data import augment, contract, formats, pipeline
+    from kcnn.data import arrays, augment, contract, formats, pipeline, stream
 
     homes = {"augment": augment, "datasets": datasets, "formats": formats, "pipeline": pipeline,
-             "contract": contract}  # fmt: skip
+             "contract": contract, "arrays": arrays, "stream": stream}  # fmt: skip
     for name in kcnn.data.__all__:
         home = homes[kcnn.data._EXPORTS[name].split(":")[0].rsplit(".", 1)[1]]
         assert getattr(kcnn.data, name) is getattr(home, name), name
