@@ -233,17 +233,7 @@ def read_image_folder(
     Raises:
         ValueError: no class folders, an empty class, an unreadable image, or mixed sizes.
     """
-    path = Path(path)
-    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not classes:
-        raise ValueError(f"{path} has no class sub-folders (one folder of images per class).")
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        found = image_files(path / name)
-        if not found:
-            raise ValueError(f"Class folder {path / name} holds no images ({IMAGE_SUFFIXES}).")
-        files += found
-        labels += [index] * len(found)
+    files, labels, classes = class_folder_files(path)
     height, width, grayscale = image_header(files[0])
     if color_mode != "auto":
         grayscale = color_mode == "grayscale"
@@ -257,7 +247,30 @@ def read_image_folder(
                 f"is {target[0]}x{target[1]}; pass image_size= to resize."
             )
         images.append(pixels)
-    return np.stack(images), np.asarray(labels, dtype="int64"), classes
+    return np.stack(images), labels, classes
+
+
+def class_folder_files(root: str | os.PathLike, classes: list[str] | None = None):
+    """The image files of ``root/<class>/`` and their labels, classes and files in sorted
+    order: ``(files, int64 labels, class names)``.
+
+    Raises:
+        ValueError: no class folders, an empty one, or classes other than ``classes``.
+    """
+    root = Path(root)
+    present = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not present:
+        raise ValueError(f"{root} has no class sub-folders (one folder of images per class).")
+    if classes is not None and present != classes:
+        raise ValueError(f"{root} has classes {present} but train/ has {classes}.")
+    files, labels = [], []
+    for index, name in enumerate(present):
+        found = image_files(root / name)
+        if not found:
+            raise ValueError(f"Class folder {root / name} holds no images ({IMAGE_SUFFIXES}).")
+        files += found
+        labels += [index] * len(found)
+    return files, np.asarray(labels, dtype="int64"), present
 
 
 #: File name endings read as images (those of `keras.utils.image_dataset_from_directory`).

@@ -29,11 +29,10 @@ import numpy as np
 
 from kcnn.data.arrays import Images
 from kcnn.data.formats import (
-    IMAGE_SUFFIXES,
     MAX_PIXELS,
     BadImageError,
+    class_folder_files,
     decode_image,
-    image_files,
     image_header,
 )
 
@@ -122,20 +121,9 @@ def _split_folders(path: Path) -> dict[str, Path] | None:
 
 
 def _read_class_folders(root: Path, classes: list[str] | None):
-    """Files and labels of ``root/<class>/*``, with ``classes`` fixing the label order."""
-    present = _class_folders(root)
-    if not present:
-        raise ValueError(f"{root} has no class sub-folders (one folder of images per class).")
-    if classes is not None and present != classes:
-        raise ValueError(f"{root} has classes {present} but train/ has {classes}.")
-    files, labels = [], []
-    for index, name in enumerate(present):
-        found = image_files(root / name)
-        if not found:
-            raise ValueError(f"Class folder {root / name} holds no images ({IMAGE_SUFFIXES}).")
-        files += [str(f) for f in found]
-        labels += [index] * len(found)
-    return files, np.asarray(labels, dtype="int64"), present
+    """Files (as text) and labels of ``root/<class>/*``; ``classes`` fixes the order."""
+    files, labels, present = class_folder_files(root, classes)
+    return [str(f) for f in files], labels, present
 
 
 def _read_csv(path: Path):
