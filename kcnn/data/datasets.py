@@ -137,8 +137,8 @@ class Dataset:
     @property
     def nbytes(self) -> int:
         """Bytes the images hold in memory, all splits (0 when streamed)."""
-        return sum(getattr(x, "nbytes", 0) if not isinstance(x, Images) or isinstance(x, ImageArray)
-                   else 0 for x in (self.x_train, self.x_val, self.x_test))  # fmt: skip
+        splits = (self.x_train, self.x_val, self.x_test)
+        return sum(x.nbytes for x in splits if isinstance(x, (ImageArray, np.ndarray)))
 
     @property
     def input_shape(self) -> tuple:

@@ -336,6 +336,14 @@ class ImageFiles(Images):
             ) from error
         return pixels.transpose(2, 0, 1) if self.channels_first else pixels
 
+    def __getattr__(self, name: str):
+        # Not forwarded to the float32 array (as Images does): that would decode every
+        # file, unasked, for a probe such as hasattr(files, "nbytes").
+        raise AttributeError(
+            f"'ImageFiles' object has no attribute {name!r}: its images are decoded when read; "
+            "index it (files[i], files[indices]) or call np.asarray(files) to decode them all."
+        )
+
     def take(self, indices) -> ImageFiles:
         indices = np.asarray(indices, dtype="int64")
         return ImageFiles([self.files[i] for i in indices], self.image_size, self.grayscale,

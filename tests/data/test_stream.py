@@ -105,6 +105,8 @@ def test_streamed_and_in_memory_give_the_same_images_and_labels(tmp_path, layout
     streamed = kcnn.data.load_dataset(source, stream=True, seed=2)
     assert not memory.streamed and streamed.streamed
     assert isinstance(streamed.x_train, ImageFiles) and streamed.nbytes == 0
+    with pytest.raises(AttributeError, match="decoded when read"):
+        streamed.x_train.mean()  # noqa: B018  (would decode every file, unasked)
     assert memory.class_names == streamed.class_names == tuple(str(d) for d in range(10))
     for split in ("train", "val", "test"):
         x_memory, x_streamed = getattr(memory, f"x_{split}"), getattr(streamed, f"x_{split}")
