@@ -12,6 +12,9 @@ broken in the built site:
 - the working directory (where the notebook kernels run): no file written there during the
   build, such as a model a tutorial saves (`written_entries`).
 
+Every tutorial page also offers itself for download, as a notebook (``.ipynb``, written by
+`write_notebook`) and as the script it is written in (``.py``).
+
 Each problem is a warning, so the ``--strict`` build fails on it. The checkers are plain
 functions, unit-tested in ``tests/test_docs.py``.
 """
@@ -444,13 +447,46 @@ def strip_unused_mermaid_loader(html: str) -> str:
     return _MERMAID_LOADER.sub("", html)
 
 
+def download_links(stem: str) -> str:
+    """The download line put at the top of a tutorial page (files beside the page)."""
+    return (
+        '<p class="kcnn-downloads">Download this tutorial: '
+        f'<a href="{stem}.ipynb" download>notebook (.ipynb)</a> or '
+        f'<a href="{stem}.py" download>script (.py)</a>.</p>\n'
+    )
+
+
+def write_notebook(script: Path, folder: Path) -> Path:
+    """``folder/<script stem>.ipynb``: the jupytext script as a notebook (without outputs,
+    as keras.io offers its examples), to open in Jupyter or Colab."""
+    import jupytext
+
+    notebook = jupytext.read(script)
+    notebook.metadata.pop("jupytext", None)
+    path = folder / f"{script.stem}.ipynb"
+    folder.mkdir(parents=True, exist_ok=True)
+    jupytext.write(notebook, path, fmt="ipynb")
+    return path
+
+
+def _is_tutorial(page) -> bool:
+    return page.file.src_uri.startswith("tutorials/") and page.file.src_uri.endswith(".py")
+
+
 def on_page_content(html, page, config, files):
     for problem in notebook_output_problems(html):
         log.warning("%s: %s", page.file.src_uri, problem)
+    if _is_tutorial(page):
+        html = download_links(Path(page.file.src_uri).stem) + html
     return strip_unused_mermaid_loader(html)
 
 
 def on_post_build(config):
+    site = Path(config["site_dir"])
+    for script in sorted((Path(config["docs_dir"]) / "tutorials").glob("*.py")):
+        page_folder = site / "tutorials" / script.stem
+        if page_folder.is_dir():
+            write_notebook(script, page_folder)
     for problem in site_problems(config["site_dir"]):
         log.warning("site: %s", problem)
     if _working_dir:

@@ -447,3 +447,23 @@ def test_the_eaten_markup_check_catches_what_it_should():
     ]
     assert not EATEN.findall(_outside_code('has ``3*3*3*64 + 64``, ``"keras (<backend>)"``'))
     assert not EATEN.findall(_outside_code("**kwargs: passed on; a **bold** word; `__init__`"))
+
+
+# --- downloads ------------------------------------------------------------------------------
+
+
+def test_every_tutorial_downloads_as_a_notebook_with_its_cells(hooks, tmp_path):
+    import nbformat
+
+    scripts = sorted((DOCS / "tutorials").glob("*.py"))
+    assert scripts
+    for script in scripts:
+        path = hooks.write_notebook(script, tmp_path / script.stem)
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        markers = sum(1 for line in script.read_text().splitlines() if line == "# %%")
+        assert len(code) == markers, script.name
+        assert all(not c.get("outputs") for c in code)  # a clean notebook to run
+        links = hooks.download_links(script.stem)
+        assert f'href="{script.stem}.ipynb"' in links and f'href="{script.stem}.py"' in links
