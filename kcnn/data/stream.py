@@ -89,6 +89,11 @@ class Listing:
         """Readable images over all splits."""
         return sum(len(f) for f in self.files.values())
 
+    def keep(self, split: str, kept: list[int]) -> None:
+        """Keep only the files (and their labels) at indices ``kept`` of ``split``."""
+        self.files[split] = [self.files[split][i] for i in kept]
+        self.labels[split] = self.labels[split][kept]
+
 
 # -- finding the files --------------------------------------------------------------------------
 
@@ -247,8 +252,7 @@ def _read_headers(listing: Listing, max_pixels: int) -> None:
             listing.sizes[(height, width)] = listing.sizes.get((height, width), 0) + 1
             if first is None:
                 first = (height, width, grayscale)
-        listing.files[split] = [listing.files[split][i] for i in kept]
-        listing.labels[split] = listing.labels[split][kept]
+        listing.keep(split, kept)
     if first is None:
         raise ValueError(
             f"{listing.source} holds no readable image: {len(listing.bad)} file(s) could not "
@@ -408,8 +412,7 @@ def decode_all(listing: Listing, size, workers: int = 0) -> dict[str, np.ndarray
             else:
                 pixels[len(kept)] = result
                 kept.append(i)
-        listing.files[split] = [files[i] for i in kept]
-        listing.labels[split] = listing.labels[split][kept]
+        listing.keep(split, kept)
         out[split] = pixels if len(kept) == len(files) else pixels[: len(kept)].copy()
     return out
 
@@ -421,8 +424,7 @@ def verify_files(listing: Listing, size, workers: int = 0) -> None:
         results = list(_map(_VerifyOne(size, listing.grayscale), files, workers))
         kept = [i for i, r in enumerate(results) if r is None]
         listing.bad += [BadFile(files[i], r) for i, r in enumerate(results) if r is not None]
-        listing.files[split] = [files[i] for i in kept]
-        listing.labels[split] = listing.labels[split][kept]
+        listing.keep(split, kept)
 
 
 class _VerifyOne:
