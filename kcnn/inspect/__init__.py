@@ -2,6 +2,17 @@
 filters and feature maps, Grad-CAM, what a classifier gets wrong (confusion matrices, top
 losses), augmentation galleries, and the learning curves of `kcnn.plots`."""
 
+from kcnn.inspect.backprop import (
+    LayerGradients,
+    TrainStep,
+    conv2d_backward,
+    conv2d_backward_autodiff,
+    cross_entropy_autodiff,
+    dense_backward,
+    fit_one_step,
+    softmax_cross_entropy,
+    train_step_by_hand,
+)
 from kcnn.inspect.cam import grad_cam, plot_grad_cam
 from kcnn.inspect.counts import (
     DenseVsConv,
@@ -40,6 +51,7 @@ __all__ = [
     "DenseVsConv",
     "EquivarianceResult",
     "Interpretation",
+    "LayerGradients",
     "MeasuredField",
     "ParamReport",
     "ParamRow",
@@ -47,11 +59,17 @@ __all__ = [
     "ReceptiveFieldRow",
     "ReceptiveFieldTable",
     "TopLosses",
+    "TrainStep",
     "augmentation_gallery",
     "confusion_matrix_plot",
+    "conv2d_backward",
+    "conv2d_backward_autodiff",
     "count_params",
+    "cross_entropy_autodiff",
+    "dense_backward",
     "dense_vs_conv",
     "equivariance_check",
+    "fit_one_step",
     "grad_cam",
     "measure_receptive_field",
     "param_report",
@@ -66,5 +84,7 @@ __all__ = [
     "pooling_edge_response",
     "receptive_field",
     "receptive_field_size",
+    "softmax_cross_entropy",
     "top_losses",
+    "train_step_by_hand",
 ]

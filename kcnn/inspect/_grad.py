@@ -1,8 +1,10 @@
-"""The gradient of a scalar function of one tensor, on whichever backend Keras runs.
+"""The gradient of a scalar, with respect to a tensor or to a model's weights, on any backend.
 
 Keras 3 has no backend-neutral ``grad``; each backend differentiates its own way
 (``tf.GradientTape``, ``jax.value_and_grad``, ``torch.autograd.grad``). The inspection tools
-(Grad-CAM, the measured receptive field) only need this one operation, so it lives here, once.
+(Grad-CAM, the measured receptive field) need the gradient with respect to an input, and the
+training step written out by hand (`kcnn.inspect.backprop`) the gradient with respect to a
+model's weights; both live here, once.
 """
 
 from __future__ import annotations
@@ -52,3 +54,55 @@ def value_and_gradient(fn: Callable, x) -> tuple[float, np.ndarray]:
         )
     value = float(np.asarray(keras.ops.convert_to_numpy(value)))
     return value, np.asarray(keras.ops.convert_to_numpy(grad), dtype="float32")
+
+
+def value_and_weight_gradients(
+    model: keras.Model, fn: Callable, x: np.ndarray, training: bool = False
+) -> tuple[float, list[np.ndarray]]:
+    """``fn(model(x))`` and its gradient with respect to each of ``model.trainable_weights``.
+
+    Args:
+        model: a built Keras model; its weights are read, never changed.
+        fn: maps the model's output tensor to a scalar tensor (use ``keras.ops`` inside it).
+        x: the model's input batch (a NumPy array or backend tensor, converted to float32).
+        training: the mode the model is called in. Defaults to False.
+
+    Returns:
+        ``(value, gradients)``: the scalar as a float and one NumPy array per trainable weight,
+        in the order of ``model.trainable_weights`` (zeros for a weight ``fn`` does not use).
+    """
+    backend = keras.backend.backend()
+    x = np.asarray(keras.ops.convert_to_numpy(x), dtype="float32")
+    weights = model.trainable_weights
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = fn(model(tf.convert_to_tensor(x), training=training))
+        grads = tape.gradient(value, weights)
+    elif backend == "jax":
+        import jax
+
+        frozen = [v.value for v in model.non_trainable_weights]
+
+        def loss(trainable):
+            out, _ = model.stateless_call(trainable, frozen, x, training=training)
+            return fn(out)
+
+        value, grads = jax.value_and_grad(loss)([v.value for v in weights])
+    elif backend == "torch":
+        import torch
+
+        value = fn(model(keras.ops.convert_to_tensor(x), training=training))
+        grads = torch.autograd.grad(value, [v.value for v in weights], allow_unused=True)
+    else:  # pragma: no cover - numpy/openvino backends have no autodiff
+        raise RuntimeError(
+            f"Gradients need the tensorflow, jax or torch backend. Received: backend={backend!r}"
+        )
+    value = float(np.asarray(keras.ops.convert_to_numpy(value)))
+    return value, [
+        np.zeros(v.shape, "float32")
+        if g is None
+        else np.asarray(keras.ops.convert_to_numpy(g), dtype="float32")
+        for v, g in zip(weights, grads)
+    ]
