@@ -199,7 +199,7 @@ for name, diff in zip(step.names, chain_diffs):
     print(f"{name:22s} max |chain rule by hand - autodiff| = {diff:.2e}")
 
 # %% [markdown]
-# ## The update, against `model.fit`
+# ## The update, checked against one step of fit
 #
 # `fit_one_step` compiles a copy of the model with `keras.optimizers.SGD(learning_rate)` and
 # `SparseCategoricalCrossentropy(from_logits=True)` and fits it on the same batch, as one
