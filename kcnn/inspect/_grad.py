@@ -62,7 +62,9 @@ def value_and_weight_gradients(
     """``fn(model(x))`` and its gradient with respect to each of ``model.trainable_weights``.
 
     Args:
-        model: a built Keras model; its weights are read, never changed.
+        model: a built Keras model; none of its variables changes (it runs through
+            ``stateless_call``, so BatchNorm's moving statistics stay as they are even
+            with ``training=True``).
         fn: maps the model's output tensor to a scalar tensor (use ``keras.ops`` inside it).
         x: the model's input batch (a NumPy array or backend tensor, converted to float32).
         training: the mode the model is called in. Defaults to False.
@@ -74,27 +76,30 @@ def value_and_weight_gradients(
     backend = keras.backend.backend()
     x = np.asarray(keras.ops.convert_to_numpy(x), dtype="float32")
     weights = model.trainable_weights
+    frozen = [v.value for v in model.non_trainable_weights]
+
+    def loss(trainable):
+        outputs, _ = model.stateless_call(trainable, frozen, x, training=training)
+        return fn(outputs)
+
     if backend == "tensorflow":
         import tensorflow as tf
 
+        values = [tf.convert_to_tensor(v.value) for v in weights]
         with tf.GradientTape() as tape:
-            value = fn(model(tf.convert_to_tensor(x), training=training))
-        grads = tape.gradient(value, weights)
+            tape.watch(values)
+            value = loss(values)
+        grads = tape.gradient(value, values)
     elif backend == "jax":
         import jax
-
-        frozen = [v.value for v in model.non_trainable_weights]
-
-        def loss(trainable):
-            out, _ = model.stateless_call(trainable, frozen, x, training=training)
-            return fn(out)
 
         value, grads = jax.value_and_grad(loss)([v.value for v in weights])
     elif backend == "torch":
         import torch
 
-        value = fn(model(keras.ops.convert_to_tensor(x), training=training))
-        grads = torch.autograd.grad(value, [v.value for v in weights], allow_unused=True)
+        values = [v.value.detach().clone().requires_grad_(True) for v in weights]
+        value = loss(values)
+        grads = torch.autograd.grad(value, values, allow_unused=True)
     else:  # pragma: no cover - numpy/openvino backends have no autodiff
         raise RuntimeError(
             f"Gradients need the tensorflow, jax or torch backend. Received: backend={backend!r}"
