@@ -67,28 +67,54 @@ def check_nan(history: Mapping[str, Sequence[float]]) -> Finding | None:
 
 
 def check_diverged(
-    history: Mapping[str, Sequence[float]], above: float = 5.0, rise: float = 1.5
+    history: Mapping[str, Sequence[float]],
+    above: float = 5.0,
+    rise: float = 1.5,
+    saturated: float = 10.0,
 ) -> Finding | None:
     """A finite training loss that ended above ``above`` and ``rise`` times its lowest: the
     updates threw the weights away and the probabilities saturated (a loss of ~14.5 is
-    a probability of 5e-7 for the right class), which is not underfitting."""
+    a probability of 5e-7 for the right class), which is not underfitting.
+
+    A loss above ``saturated`` means divergence too: a uniform guess over ``k`` classes
+    scores ``ln k`` (2.3 for 10 classes, 6.9 for 1,000), so the cross-entropy of
+    probabilities exceeds 10 only when they are pinned near 0 for the right class. So the
+    rule also fires when the loss ends above ``saturated`` although it was never lower (a
+    rate so large that the first epoch already saturated), and when it went above
+    ``saturated`` at some epoch and the training accuracy ended no more than 5 points
+    above the first epoch's (the weights blew up and never recovered; TensorFlow computes
+    the loss from the logits, so there it can reach millions and then fall back)."""
     loss = _series(history, "loss")
     if not loss or not all(math.isfinite(v) for v in loss):
         return None
-    last, lowest = loss[-1], min(loss)
+    last, lowest, peak = loss[-1], min(loss), max(loss)
+    accuracy = _series(history, "accuracy")
     if last > above and last > rise * lowest:
-        return Finding(
-            "diverged",
-            len(loss),
-            f"The training loss rose to {last:.3g} (its lowest was {lowest:.3g}): the updates "
-            "are too large, and the model now gives the right class a probability near 0.",
-            (
-                "lower the learning rate (10x) or add warmup",
-                "clip the gradients (clip_norm=1.0)",
-                "check the input scaling (images in [0, 1] or standardised)",
-            ),
+        seen = f"The training loss rose to {last:.3g} (its lowest was {lowest:.3g})"
+    elif last > max(above, saturated):
+        seen = (
+            f"The training loss is {last:.3g} (its lowest was {lowest:.3g}), far above the "
+            "ln(number of classes) of a uniform guess (2.3 for 10 classes)"
         )
-    return None
+    elif peak > saturated and accuracy and accuracy[-1] <= accuracy[0] + 0.05:
+        seen = (
+            f"The training loss reached {peak:.3g} at epoch {loss.index(peak) + 1}, far above "
+            "the ln(number of classes) of a uniform guess (2.3 for 10 classes), and training "
+            f"accuracy ended at {accuracy[-1]:.1%} (after epoch 1: {accuracy[0]:.1%})"
+        )
+    else:
+        return None
+    return Finding(
+        "diverged",
+        len(loss),
+        f"{seen}: the updates are too large, and the model now gives the right class a "
+        "probability near 0.",
+        (
+            "lower the learning rate (10x) or add warmup",
+            "clip the gradients (clip_norm=1.0)",
+            "check the input scaling (images in [0, 1] or standardised)",
+        ),
+    )
 
 
 def check_overfit(

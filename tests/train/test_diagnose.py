@@ -91,3 +91,32 @@ def test_without_validation_the_report_does_not_call_the_curves_healthy():
     assert "There was no validation data" in report
     notes = d.report_markdown(HEALTHY, [], ["The classes are imbalanced: ..."])
     assert "## Data" in notes and "The classes are imbalanced" in notes
+
+
+def test_a_loss_saturated_from_the_first_epoch_is_diverged_not_underfit():
+    """Adam at a rate of 10 on JAX or PyTorch: the first epoch already ends near 14.5."""
+    history = {"loss": [13.9, 14.5, 14.5, 14.5], "accuracy": [0.1, 0.1, 0.1, 0.1],
+               "val_loss": [14.5] * 4, "val_accuracy": [0.1] * 4}  # fmt: skip
+    findings = d.diagnose(history)
+    assert [f.kind for f in findings] == ["diverged"], findings
+    assert "loss is 14.5 (its lowest was 13.9), far above" in findings[0].message
+    assert "lower the learning rate" in findings[0].advice[0]
+
+
+def test_a_loss_in_the_millions_that_fell_back_is_diverged_while_accuracy_stays_at_chance():
+    """The same rate on TensorFlow, which computes the loss from the logits."""
+    history = {"loss": [6.47e6, 135.7, 20.1, 7.3, 3.5], "accuracy": [0.15, 0.1, 0.11, 0.1, 0.09],
+               "val_loss": [767.5, 19.2, 12.6, 5.0, 2.6], "val_accuracy": [0.1] * 5}  # fmt: skip
+    findings = d.diagnose(history)
+    assert [f.kind for f in findings] == ["diverged"], findings
+    assert "reached 6.47e+06 at epoch 1" in findings[0].message
+    assert "ended at 9.0% (after epoch 1: 15.0%)" in findings[0].message
+
+
+def test_a_loss_spike_that_recovers_or_a_thousand_classes_is_not_divergence():
+    recovered = {"loss": [12.0, 1.0, 0.5], "accuracy": [0.2, 0.8, 0.9]}
+    assert d.check_diverged(recovered) is None
+    imagenet_start = {"loss": [6.9, 6.7, 6.6], "accuracy": [0.001, 0.004, 0.006]}
+    assert d.check_diverged(imagenet_start) is None
+    assert d.check_diverged({"loss": [14.5, 14.5]}) is not None  # no accuracy: still saturated
+    assert d.check_diverged({"loss": [20.0, 3.0]}) is None  # no accuracy to judge recovery
