@@ -21,14 +21,17 @@ _EXPORTS = {
     "TRANSFORMS": "kcnn.data.augment:TRANSFORMS",
     "augmentation": "kcnn.data.augment:augmentation",
     "channel_stats": "kcnn.data.pipeline:channel_stats",
+    "far_context_task": "kcnn.data.synthetic:far_context_task",
     "load_dataset": "kcnn.data.datasets:load_dataset",
     "make_pipeline": "kcnn.data.pipeline:make_pipeline",
     "needs_one_hot": "kcnn.data.augment:needs_one_hot",
+    "pixel_permutation": "kcnn.data.synthetic:pixel_permutation",
     "read_cifar_batch": "kcnn.data.formats:read_cifar_batch",
+    "read_contract": "kcnn.data.contract:read_contract",
     "read_idx": "kcnn.data.formats:read_idx",
     "read_image_folder": "kcnn.data.formats:read_image_folder",
-    "read_contract": "kcnn.data.contract:read_contract",
     "read_npz": "kcnn.data.formats:read_npz",
+    "shuffle_pixels": "kcnn.data.synthetic:shuffle_pixels",
     "verify_images": "kcnn.data.stream:verify_images",
 }
 __all__ = sorted(_EXPORTS)
@@ -47,6 +50,7 @@ _SUBMODULES = {
         "pipeline",
         "sources",
         "stream",
+        "synthetic",
     )  # fmt: skip
 }
 
