@@ -165,15 +165,16 @@ def test_lazy_data_package_exports_the_same_names():
     assert kcnn.data.__all__ == sorted(
         ["Contract", "DATASETS", "Dataset", "ImageArray", "ImageFiles", "Images",
          "InputPipeline", "POLICIES", "RandomPadCrop", "RandomResizedCrop", "TRANSFORMS",
-         "augmentation", "channel_stats", "load_dataset", "make_pipeline", "needs_one_hot",
-         "read_cifar_batch", "read_contract", "read_idx", "read_image_folder", "read_npz",
-         "verify_images"]
+         "augmentation", "channel_stats", "far_context_task", "load_dataset", "make_pipeline",
+         "needs_one_hot", "pixel_permutation", "read_cifar_batch", "read_contract", "read_idx",
+         "read_image_folder", "read_npz", "shuffle_pixels", "verify_images"]
     )  # fmt: skip
     assert set(kcnn.data.__all__) <= set(dir(kcnn.data))
-    from kcnn.data import arrays, augment, contract, formats, pipeline, stream
+    from kcnn.data import arrays, augment, contract, formats, pipeline, stream, synthetic
 
     homes = {"augment": augment, "datasets": datasets, "formats": formats, "pipeline": pipeline,
-             "contract": contract, "arrays": arrays, "stream": stream}  # fmt: skip
+             "contract": contract, "arrays": arrays, "stream": stream,
+             "synthetic": synthetic}  # fmt: skip
     for name in kcnn.data.__all__:
         home = homes[kcnn.data._EXPORTS[name].split(":")[0].rsplit(".", 1)[1]]
         assert getattr(kcnn.data, name) is getattr(home, name), name
