@@ -24,7 +24,7 @@ export NO_MKDOCS_2_WARNING := 1
 TORCH_SPEC ?= torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo install test docs lint bench fashion-mnist clean
+.PHONY: demo test docs lint bench fashion-mnist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +68,6 @@ fashion-mnist:
 	  echo "warning: no apt-get; put the four Fashion-MNIST IDX files in \$$KCNN_DATA_DIR," \
 	    "else kcnn will try Keras' download (if that fails too, make docs fails)"; \
 	fi
-
-# What make test and make docs need, without running either (.ci/run runs the two side by side).
-install: $(VENV)/.test-installed fashion-mnist
 
 test: $(VENV)/.test-installed fashion-mnist
 	@status=0; for backend in $(BACKENDS); do \
