@@ -160,14 +160,25 @@ def notebook_outputs(html: str) -> list[tuple[str, str]]:
     return collector.outputs
 
 
+#: matplotlib's text form of a Figure, what a page shows where its figure was not drawn.
+FIGURE_AS_TEXT = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
+
+
 def notebook_output_problems(html: str) -> list[str]:
     """What an executed notebook page must not show: a stderr stream or an error (both
     rendered as ``application/vnd.jupyter.stderr``), a traceback, a TensorFlow/absl/oneDNN log
-    line, or a temporary path of the machine that built it. Empty for a page without
+    line, a temporary path of the machine that built it, or a figure shown as its text
+    (``<Figure size 640x480 with 1 Axes>``) instead of drawn. Empty for a page without
     outputs (a Markdown page, or a notebook that was not executed)."""
     problems = []
     temp_path = _temp_path_pattern()
     for mime, text in notebook_outputs(html):
+        figure = FIGURE_AS_TEXT.search(text)
+        if figure:
+            problems.append(
+                f"a figure shown as text, not drawn: {figure.group(0)!r} (matplotlib's inline "
+                "backend draws a Figure once pyplot is imported or `%matplotlib inline` ran)"
+            )
         if mime == STDERR_MIME:
             problems.append(f"stderr output or error: {_first_line(text)!r}")
         elif TRACEBACK in text:

@@ -80,6 +80,10 @@ def notebook_page(tmp_path_factory):
             name="stdout",
             text=f"figures written to {temp / 'tmpab12cd'}\nrun: /tmp/kcnn-tutorial-x/runs/a,\n",
         ),
+        # a Figure displayed without matplotlib's inline backend: its text form, no image
+        "figure": v4.new_output(
+            "display_data", data={"text/plain": "<Figure size 920x720 with 4 Axes>"}
+        ),
     }
     notebook = v4.new_notebook()
     notebook.cells = [v4.new_markdown_cell("# A page\n\nIt writes into `/tmp/` and stderr.")]
@@ -94,7 +98,7 @@ def notebook_page(tmp_path_factory):
 
 def test_notebook_outputs_are_read_from_the_plugins_markup(hooks, notebook_page):
     mimes = [mime for mime, _ in hooks.notebook_outputs(notebook_page)]
-    assert len(mimes) == 7
+    assert len(mimes) == 8
     assert mimes.count(hooks.STDERR_MIME) == 2  # the stderr stream and the error
 
 
@@ -109,7 +113,9 @@ def test_notebook_output_problems(hooks, notebook_page):
     temp = [p for p in problems if p.startswith("a temporary path")]
     assert len(temp) == 2, temp
     assert "'/tmp/kcnn-tutorial-x/runs/a'" in text  # without the comma that followed it
-    assert len(problems) == 6, problems
+    figures = [p for p in problems if p.startswith("a figure shown as text")]
+    assert figures and "<Figure size 920x720 with 4 Axes>" in figures[0]
+    assert len(problems) == 7, problems  # the drawn image (text "<Figure>") is no problem
     assert "/usr/share/datasets" not in text  # a machine path, but not a temporary one
     assert "It writes into" not in text  # Markdown cells are not outputs
 

@@ -21,6 +21,7 @@
 # It runs on any Keras backend (`KERAS_BACKEND=tensorflow`, `jax` or `torch`).
 
 # %%
+# %matplotlib inline
 import os
 import subprocess
 import sys

@@ -24,6 +24,7 @@
 # setting, so each setting is trained with several seeds.
 
 # %%
+# %matplotlib inline
 import keras
 from IPython.display import Markdown, display
 
