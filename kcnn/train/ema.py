@@ -19,7 +19,8 @@ weights and so a resumed run's result. `AveragedWeights` copies instead:
 
 Only trainable weights are averaged (as in Keras and PyTorch's ``AveragedModel``):
 BatchNorm's running mean and variance stay those of the trained weights. They are
-themselves a moving average (momentum 0.99, about the last 100 batches).
+themselves a moving average (momentum 0.9 in kcnn's models, about the last 10 batches; 0.99,
+Keras' default, about the last 100).
 """
 
 from __future__ import annotations
