@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -n 2
 export TF_CPP_MIN_LOG_LEVEL := 2
 # JAX draws new weights of each shape with a program it compiles first; its default
 # ("partitionable" threefry) compiles a larger one: ResNet-20 builds in 7 s instead of 2 s on
-# a CPU. The other numbers are as random. Set for the tutorials and the tests alike.
+# a CPU. The other numbers are as random. Set for every command here (demo, tests, docs, bench).
 export JAX_THREEFRY_PARTITIONABLE ?= 0
 export NO_MKDOCS_2_WARNING := 1
 
