@@ -28,6 +28,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from kcnn._keras_compat import flatten_layers
 from kcnn._validate import check_int, check_number, check_type
 
 __all__ = [
@@ -339,15 +340,8 @@ def dropout_check(rate: float = 0.5, size: int = 1_000_000, seed: int = 0) -> Dr
 
 def _batch_norm_layers(model: keras.Model) -> list:
     check_type("model", model, keras.Model, "a keras.Model")
-    found = []
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop(0)
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-        elif isinstance(getattr(layer, "layers", None), list):
-            stack[:0] = layer.layers
-    return found
+    batch_norm = keras.layers.BatchNormalization
+    return [layer for layer in flatten_layers(model) if isinstance(layer, batch_norm)]
 
 
 def set_batch_norm_momentum(model: keras.Model, momentum: float) -> int:
