@@ -283,3 +283,52 @@ def dense_vs_conv(
         conv_weights=kernel[0] * kernel[1] * shape[2] * filters,
         conv_biases=filters,
     )
+
+
+def count_flops(model: keras.Model) -> int:
+    """Floating-point operations of one forward pass on one image (2 per multiply-add).
+
+    Counts the multiply-adds of the layers that hold nearly all of a CNN's work:
+    ``Conv2D`` (output pixels x kernel height x kernel width x input channels / groups x
+    filters), ``DepthwiseConv2D`` and ``Dense``; BatchNorm, activations, pooling and
+    additions (a few operations per value) are left out, as in the FLOP counts the papers
+    give. A training step costs about three times the forward pass (forward, the input
+    gradient and the weight gradient), so ``3 * count_flops(model) * images_per_second``
+    is the arithmetic rate a benchmark reaches, to compare with the device's peak.
+
+    Args:
+        model: a built `keras.Model` (nested models are counted through).
+
+    Returns:
+        The FLOPs per image, an int.
+
+    Example:
+        ```python
+        kcnn.inspect.count_flops(kcnn.build_model("lenet5", input_shape=(28, 28, 1)))
+        # 833040: 416,520 multiply-adds
+        ```
+
+    References:
+        He, Zhang, Ren, Sun. Deep residual learning for image recognition. CVPR 2016
+        (FLOPs counted as multiply-adds of the convolutions and the dense layer).
+    """
+    from kcnn._keras_compat import flatten_layers
+
+    channels_last = keras.config.image_data_format() == "channels_last"
+    macs = 0
+    for layer in flatten_layers(model):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            out = _output_shape(layer)
+            pixels = out[0] * out[1] if channels_last else out[1] * out[2]
+            kh, kw = layer.kernel_size
+            macs += pixels * kh * kw * int(layer.kernel.shape[2]) * layer.depth_multiplier
+        elif isinstance(layer, keras.layers.Conv2D):
+            out = _output_shape(layer)
+            pixels = out[0] * out[1] if channels_last else out[1] * out[2]
+            kh, kw, per_group, filters = (int(d) for d in layer.kernel.shape)
+            macs += pixels * kh * kw * per_group * filters
+        elif isinstance(layer, keras.layers.Dense):
+            out = _output_shape(layer)
+            positions = math.prod(out[:-1]) if out and len(out) > 1 else 1
+            macs += positions * int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
+    return 2 * macs

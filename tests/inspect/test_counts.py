@@ -103,3 +103,22 @@ def test_dense_vs_conv_on_a_224_image():
 def test_dense_vs_conv_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         dense_vs_conv(**kwargs)
+
+
+def test_count_flops_counts_the_multiply_adds_of_convolutions_and_dense_layers():
+    from kcnn.inspect import count_flops
+
+    with _no_init():
+        lenet = kcnn.build_model("lenet5", input_shape=(28, 28, 1))  # padded to 32x32 inside
+        resnet = kcnn.build_model("resnet20", input_shape=(32, 32, 3))
+    # c1: 28*28 pixels * 5*5*1 * 6; c3: 10*10 * 5*5*6 * 16; f5, f6, predictions: 400*120,
+    # 120*84, 84*10 multiply-adds; 2 FLOPs each.
+    macs = 28 * 28 * 25 * 6 + 10 * 10 * 25 * 6 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    assert count_flops(lenet) == 2 * macs == 833_040
+    # He et al.'s CIFAR ResNet-20: about 41 million multiply-adds.
+    assert 40e6 < count_flops(resnet) / 2 < 42e6
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(inputs)
+    x = keras.layers.Conv2D(6, 1, groups=2)(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    assert count_flops(model) == 2 * (64 * 9 * 4 * 2 + 64 * 4 * 6 + 64 * 6 * 5)
