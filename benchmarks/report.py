@@ -17,9 +17,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+#: Result kinds, by the end of their file names. "epochs-study" (its own Markdown table) and
+#: "gpu-bench" (benchmarks/gpu_check.sh, summarised by gpu_peak.py) are not drawn here.
 KINDS = (
     "throughput", "sweep", "time-to-accuracy", "pipeline", "conv-gradients", "fit-overhead",
-    "data-parallel",
+    "data-parallel", "epochs-study", "gpu-bench",
 )  # fmt: skip
 
 
@@ -172,6 +174,7 @@ def tta_markdown(report: dict, image: str | None = None) -> str:
         "| trainer | time to target (s) | epochs | compile s | final test accuracy |",
         "|---|---:|---:|---:|---:|",
     ]
+    changed = {}
     for name, r in report["results"].items():
         reached = r.get("time_to_target")
         epochs = r.get("epochs_to_target")
@@ -180,6 +183,13 @@ def tta_markdown(report: dict, image: str | None = None) -> str:
             f"{'' if epochs is None else f'{epochs:.1f}'} | "
             f"{r.get('compile_seconds', 0):.1f} | {r.get('final_test_accuracy', 0):.4f} |"
         )
+        own = r.get("settings") or {}
+        keys = ("batch_size", "lr", "optimizer", "schedule", "max_epochs", "label_smoothing")
+        if own.get("recipe", "none") != "none" and any(own.get(k) != settings.get(k) for k in keys):
+            changed[name] = ", ".join(f"{k}={own.get(k)}" for k in keys)
+    if changed:
+        lines.append("")
+        lines += [f"- {name}: {text}." for name, text in changed.items()]
     return "\n".join(lines)
 
 

@@ -23,10 +23,17 @@ on the first multiple of n at or after each one.
 ``benchmarks/baselines/torch_baseline.py`` (logits, NCHW input), Adam at the same learning
 rate and batch size, a fresh permutation per epoch, the same evaluation schedule and clock
 (the first step is its ``compile_seconds``: eager PyTorch compiles nothing, so this is the
-first step's warm-up). It supports ``--optimizer adam --schedule constant --augment none``.
+first step's warm-up). It supports ``--optimizer adam``, ``--schedule constant`` or
+``onecycle`` (PyTorch's ``OneCycleLR`` set as kcnn's `OneCycle`), ``--label-smoothing`` and
+``--recipe``, without augmentation.
 
-Nothing here is CPU-specific: on a GPU, the same script with e.g. ``--model resnet20
---target 0.94 --augment flip_crop --batch-size 512`` measures the GPU.
+``--recipe fast`` trains with the row of `kcnn.train.fast_recipe` for the training set
+instead of the batch size, learning rate, optimizer, schedule, epochs, label smoothing and
+augmentation given; ``--recipe none,fast`` runs every trainer both ways in one run, so the
+recipe and the plain settings are timed side by side.
+
+Nothing here is CPU-specific: on a GPU, ``benchmarks/gpu_check.sh`` runs it with ResNet-20
+to 94%.
 
     python benchmarks/time_to_accuracy.py --backends tensorflow,jax,torch --torch-baseline
 
@@ -78,6 +85,14 @@ SETTINGS = {
     ),
     "jit_compile": (str, "auto", "XLA compilation of the train step: auto, true or false"),
     "data_path": (str, "device", "where batches are made: device or tf.data"),
+    "label_smoothing": (float, 0.0, "label smoothing of kcnn's loss"),
+    "recipe": (
+        str,
+        "none",
+        "'fast': kcnn's row (epochs, batch size, lr, optimizer, schedule, label smoothing, "
+        "augmentation) from kcnn.train.fast_recipe for the training set replaces those "
+        "settings (the torch loop keeps them); 'none,fast' runs each backend with both",
+    ),
 }
 
 
@@ -297,15 +312,17 @@ def _eval_every_steps(settings: dict, steps_per_epoch: int) -> int:
     return max(1, round(settings["eval_every"] * steps_per_epoch))
 
 
-def measure_keras(settings: dict, verbose: bool = False) -> dict:
+def measure_keras(settings: dict, verbose: bool = False, prepare=None) -> dict:
     """Train ``settings["model"]`` with `kcnn.train.fit` on this process's Keras backend and
     return its time to the target and its curve (see the module docstring); ``verbose``
-    prints every evaluation to stderr."""
+    prints every evaluation to stderr; ``prepare(model)``, when given, changes the built
+    model (e.g. its initial weights) before training."""
     import keras
 
     import kcnn
 
     data = load_data(settings)
+    settings = with_recipe(settings, len(data.x_train))
     steps_per_epoch = math.ceil(len(data.x_train) / settings["batch_size"])
     config = kcnn.train.TrainConfig(
         epochs=settings["max_epochs"],
@@ -318,6 +335,7 @@ def measure_keras(settings: dict, verbose: bool = False) -> dict:
         steps_per_execution=settings["steps_per_execution"],
         jit_compile=_jit(settings["jit_compile"]),
         data_path=settings["data_path"],
+        label_smoothing=settings["label_smoothing"],
         checkpoint=False,
         verbose=0,
     )
@@ -325,6 +343,8 @@ def measure_keras(settings: dict, verbose: bool = False) -> dict:
     model = kcnn.build_model(
         settings["model"], input_shape=data.input_shape, num_classes=_num_classes(data)
     )
+    if prepare is not None:
+        prepare(model)
     clock = _make_accuracy_clock()(
         data.x_test,
         data.y_test,
@@ -337,6 +357,22 @@ def measure_keras(settings: dict, verbose: bool = False) -> dict:
     result.update(device=_device_name(), train_images=len(data.x_train))
     result["test_images"] = len(data.x_test)
     return result
+
+
+def with_recipe(settings: dict, num_train: int) -> dict:
+    """``settings`` with those of ``settings["recipe"]`` for ``num_train`` training images
+    (``"fast"``: `kcnn.train.fast_recipe`'s row; ``"none"``: unchanged)."""
+    if settings["recipe"] == "none":
+        return settings
+    from kcnn.train.recipe import recipe_settings
+
+    row = recipe_settings(settings["recipe"], num_train)
+    renamed = {"learning_rate": "lr", "epochs": "max_epochs"}
+    changed = {renamed.get(k, k): v for k, v in row.items()}
+    changed["augment"] = changed["augment"] or "none"
+    if isinstance(changed["augment"], list):
+        changed["augment"] = ",".join(changed["augment"])
+    return {**settings, **changed}
 
 
 def _jit(value):
@@ -355,38 +391,43 @@ def _load_torch_baseline():
     return module
 
 
-def measure_torch_loop(settings: dict, build=None, verbose: bool = False) -> dict:
+def measure_torch_loop(
+    settings: dict, build=None, verbose: bool = False, adam_epsilon: float = 1e-8, loss_fn=None
+) -> dict:
     """Train the hand-written PyTorch model in an eager loop with the same data, learning
     rate, batch size, evaluation schedule and clock as `measure_keras`.
 
     Args:
-        settings: the settings (see `SETTINGS`); the loop uses Adam at constant ``lr``,
-            without augmentation.
+        settings: the settings (see `SETTINGS`).
         build: ``build(name, input_shape, num_classes) -> nn.Module`` returning logits from
             NCHW float32 images. Defaults to ``torch_baseline.build``.
         verbose: print every evaluation to stderr. Defaults to False.
+        adam_epsilon: Adam's epsilon. Defaults to 1e-8 (PyTorch's).
+        loss_fn: ``loss_fn(logits, labels)``. Defaults to `torch.nn.CrossEntropyLoss`.
     """
     import torch
     from torch import nn
 
     unsupported = {
         k: settings[k]
-        for k, v in (("optimizer", "adam"), ("schedule", "constant"), ("augment", "none"))
-        if settings[k] != v
-    }
+        for k, allowed in (("optimizer", ("adam",)), ("schedule", ("constant", "onecycle")),
+                           ("augment", ("none",)))
+        if settings[k] not in allowed
+    }  # fmt: skip
     if unsupported:
         raise ValueError(
-            "The torch loop trains with optimizer='adam', schedule='constant', augment='none'. "
-            f"Received: {unsupported}"
+            "The torch loop trains with optimizer='adam', schedule='constant' or 'onecycle', "
+            f"augment='none'. Received: {unsupported}"
         )
     build = build or _load_torch_baseline().build
     data = load_data(settings)
+    settings = with_recipe(settings, len(data.x_train))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(settings["seed"])
     generator = torch.Generator(device=device).manual_seed(settings["seed"])
     model = build(settings["model"], data.input_shape, _num_classes(data)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], eps=adam_epsilon)
+    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"])
 
     def tensor(images):  # NHWC NumPy -> NCHW on the device, once
         return torch.from_numpy(np.ascontiguousarray(images, np.float32)).permute(0, 3, 1, 2)
@@ -412,6 +453,11 @@ def measure_torch_loop(settings: dict, build=None, verbose: bool = False) -> dic
 
     n, batch_size = len(x), settings["batch_size"]
     steps_per_epoch = math.ceil(n / batch_size)
+    scheduler = None
+    if settings["schedule"] == "onecycle":
+        scheduler = torch_one_cycle(
+            optimizer, settings["lr"], settings["max_epochs"] * steps_per_epoch
+        )
     clock = _Clock(
         evaluate,
         synchronize,
@@ -430,6 +476,8 @@ def measure_torch_loop(settings: dict, build=None, verbose: bool = False) -> dic
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x[index]), y[index]).backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             step += 1
             if clock.step_end(step):
                 stop = True
@@ -440,6 +488,30 @@ def measure_torch_loop(settings: dict, build=None, verbose: bool = False) -> dic
     result = clock.result(TORCH_LOOP, settings)
     result.update(device=_device_name("torch"), train_images=n, test_images=len(x_test))
     return result
+
+
+def torch_one_cycle(optimizer, max_learning_rate: float, total_steps: int):
+    """kcnn's `OneCycle` rates for a PyTorch optimizer, step for step: a cosine rise from
+    1/25 of the peak over the first quarter of the steps, then a cosine fall to 1/25e4 of
+    it. (PyTorch's own ``OneCycleLR`` peaks one step earlier.) The optimizer's ``lr`` must
+    be the peak."""
+    import torch
+
+    rise = max(1, round(total_steps * 0.25))
+    fall = max(1, total_steps - rise)
+    start = max_learning_rate / 25.0
+    end = start / 1e4
+
+    def factor(step: int) -> float:
+        if step < rise:
+            high, low, t = max_learning_rate, start, step / rise
+            return (high + (low - high) * (1 + math.cos(math.pi * t)) / 2) / max_learning_rate
+        t = min((step - rise) / fall, 1.0)
+        return (
+            end + (max_learning_rate - end) * (1 + math.cos(math.pi * t)) / 2
+        ) / max_learning_rate
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _device_name(backend: str | None = None) -> str:
@@ -596,6 +668,11 @@ def settings_from(args: argparse.Namespace) -> dict:
             raise ValueError(f"{name} must be >= 0. Received: {name}={settings[name]}")
     if not settings["eval_every"] > 0:
         raise ValueError(f"eval_every must be > 0. Received: eval_every={settings['eval_every']}")
+    recipes = settings["recipe"].split(",")
+    if not recipes or any(r not in ("none", "fast") for r in recipes):
+        raise ValueError(
+            f"recipe must be none, fast or none,fast. Received: recipe={settings['recipe']!r}"
+        )
     if not 0 <= settings["target"] <= 1:
         raise ValueError(f"target must be in [0, 1]. Received: target={settings['target']}")
     return settings
@@ -631,13 +708,18 @@ def main(argv=None) -> dict:
         print(_TAG + json.dumps(measure(settings, verbose=True)), flush=True)
         return {}
 
-    runs = [(backend, "keras", backend) for backend in args.backends.split(",") if backend]
-    if args.torch_baseline:
-        runs.append((TORCH_LOOP, "torch-loop", "torch"))
+    runs = []
+    for recipe in settings["recipe"].split(","):
+        child = {**settings, "recipe": recipe}
+        suffix = "" if recipe == "none" else f", {recipe} recipe"
+        for backend in filter(None, args.backends.split(",")):
+            runs.append((backend + suffix, "keras", backend, child))
+        if args.torch_baseline:
+            runs.append((TORCH_LOOP + suffix, "torch-loop", "torch", child))
     results = {}
-    for name, kind, backend in runs:
+    for name, kind, backend, child in runs:
         print(f"{name}: training {settings['model']} to {settings['target']:g}...", flush=True)
-        results[name] = _run_child(kind, backend, settings)
+        results[name] = _run_child(kind, backend, child)
 
     from kcnn.bench import machine_info
 

@@ -88,8 +88,12 @@ def results(tmp_path):
 
 
 def test_latest_picks_the_newest_file_of_each_kind(results):
+    # newer files of the kinds RESULTS.md does not draw never stand in for the throughput run
+    (results / "2026-11-22-x86_64-2cpu-epochs-study.json").write_text("{}")
+    (results / "2026-11-22-resnet20-gpu-bench.json").write_text("{}")
     found = report.latest(results)
     assert found["throughput"].name == "2026-11-21-x86_64-2cpu.json"
+    assert found["epochs-study"].name.endswith("-epochs-study.json")
     assert found["sweep"].name.endswith("-sweep.json")
     assert found["time-to-accuracy"].name.endswith("-time-to-accuracy.json")
 

@@ -52,7 +52,8 @@ print(data)
 # SimpleCNN's first layer, `simple_cnn_block1_conv`, has 32 filters of 3x3 weights on the
 # one grayscale channel. Each cell below is one filter: red weights are positive, blue are
 # negative, white is zero, on one colour scale for all of them. Freshly initialised
-# (Glorot uniform), the weights are independent random numbers: noise with no structure.
+# (uniform in +-1/sqrt(9), PyTorch's default: see the Models page), the weights are
+# independent random numbers: noise with no structure.
 
 # %%
 model = kcnn.build_model("simple_cnn")

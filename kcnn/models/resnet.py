@@ -113,13 +113,11 @@ def _conv(x, filters: int, kernel_size: int, strides: int, name: str):
     """
     if strides == 1 or kernel_size == 1:
         padding = "same" if strides == 1 else "valid"
-        return keras.layers.Conv2D(
-            filters, kernel_size, strides, padding=padding, use_bias=False, name=name
-        )(x)
+        return _common.conv2d(
+            x, filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name
+        )
     x = keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-    return keras.layers.Conv2D(
-        filters, kernel_size, strides, padding="valid", use_bias=False, name=name
-    )(x)
+    return _common.conv2d(x, filters, kernel_size, strides=strides, use_bias=False, name=name)
 
 
 def _shortcut(x, filters: int, strides: int, kind: str, name: str):

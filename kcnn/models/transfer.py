@@ -217,7 +217,7 @@ def build_transfer(
             f"Received: features of shape {tuple(x.shape)}"
         )
     for index, units in enumerate(hidden, start=1):
-        x = keras.layers.Dense(units, activation="relu", name=f"{name}_head_dense{index}")(x)
+        x = _common.dense(x, units, activation="relu", name=f"{name}_head_dense{index}")
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_head_dropout")(x)
     x = _common.classifier(x, num_classes, classifier_activation)
