@@ -594,7 +594,8 @@ def plot_curves(report: dict, path: str | os.PathLike | None = None):
         f"\nbatch {settings['batch_size']}, {settings['optimizer']} lr {settings['lr']:g}, "
         f"augment {settings['augment']}"
         + (f", {settings['train_images']} training images" if settings["train_images"] else "")
-        + f", {device}",
+        + f", {device}"
+        + _recipe_title(report),
         fontsize=10,
     )
     if path is not None:
@@ -604,6 +605,19 @@ def plot_curves(report: dict, path: str | os.PathLike | None = None):
         fig.savefig(tmp, dpi=110)
         os.replace(tmp, path)
     return fig
+
+
+def _recipe_title(report: dict) -> str:
+    """A third title line with the settings of the recipe rows, if the run has any."""
+    for result in report["results"].values():
+        own = result.get("settings") or {}
+        if own.get("recipe", "none") != "none":
+            return (
+                f"\n{own['recipe']} recipe rows: batch {own['batch_size']}, {own['optimizer']} "
+                f"lr {own['lr']:g} {own['schedule']} over {own['max_epochs']} epochs, label "
+                f"smoothing {own['label_smoothing']:g}"
+            )
+    return ""
 
 
 def _report_device(report: dict) -> str:
@@ -617,17 +631,18 @@ def _report_device(report: dict) -> str:
 def format_table(report: dict) -> str:
     """One line per backend: time to target, epochs, compile time, final accuracy."""
     target = report["settings"]["target"]
+    width = max([12, *(len(name) + 2 for name in report["results"])])
     lines = [
-        f"{'backend':12}{f'to {target:g} (s)':>14}{'epochs':>8}{'compile (s)':>13}"
+        f"{'backend':{width}}{f'to {target:g} (s)':>14}{'epochs':>8}{'compile (s)':>13}"
         f"{'train (s)':>11}{'final acc':>11}"
     ]
     for name, r in report["results"].items():
         if "error" in r:
-            lines.append(f"{name:12}  failed: {r['error']}")
+            lines.append(f"{name:{width}}  failed: {r['error']}")
             continue
         reached = r["time_to_target"] is not None
         lines.append(
-            f"{name:12}"
+            f"{name:{width}}"
             + (f"{r['time_to_target']:14.1f}{r['epochs_to_target']:8.2f}" if reached else
                f"{'not reached':>14}{'-':>8}")
             + f"{r['compile_seconds']:13.2f}{r['train_seconds']:11.1f}"

@@ -108,7 +108,8 @@ def test_steps_per_execution_evaluates_at_the_first_batch_seen_past_each_point()
 @pytest.mark.parametrize(
     "flag, value, message",
     [("--eval-every", "0", "eval_every"), ("--target", "1.5", "target"),
-     ("--batch-size", "0", "batch_size"), ("--train-images", "-1", "train_images")],
+     ("--batch-size", "0", "batch_size"), ("--train-images", "-1", "train_images"),
+     ("--recipe", "slow", "recipe must be none, fast or none,fast")],
 )  # fmt: skip
 def test_bad_settings_are_refused_with_the_value(flag, value, message):
     with pytest.raises(ValueError, match=message):
@@ -125,6 +126,42 @@ def test_defaults_are_the_documented_ones():
     assert (settings["optimizer"], settings["schedule"], settings["augment"]) == (
         "adam", "constant", "none"
     )  # fmt: skip
+
+
+def test_the_fast_recipe_replaces_the_settings_it_names():
+    from kcnn.train.recipe import fast_recipe
+
+    plain = _settings()
+    assert tta.with_recipe(plain, 54_000) == plain
+    fast = tta.with_recipe(_settings("--recipe", "fast"), 54_000)
+    row = fast_recipe(54_000)
+    assert (fast["batch_size"], fast["lr"], fast["max_epochs"], fast["schedule"]) == (
+        row["batch_size"], row["learning_rate"], row["epochs"], row["schedule"]
+    )  # fmt: skip
+    assert (fast["label_smoothing"], fast["optimizer"]) == (
+        row["label_smoothing"],
+        row["optimizer"],
+    )
+    assert fast["augment"] == (row["augment"] or "none")
+    assert {k: fast[k] for k in ("train_images", "eval_every", "seed", "target")} == {
+        k: plain[k] for k in ("train_images", "eval_every", "seed", "target")
+    }
+
+
+def test_the_torch_loops_one_cycle_gives_kcnns_rates_step_for_step():
+    torch = pytest.importorskip("torch")
+    from kcnn.train import OneCycle
+
+    total = 40
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=3e-3)
+    scheduler = tta.torch_one_cycle(optimizer, 3e-3, total)
+    torch_rates = []
+    for _ in range(total):
+        torch_rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    kcnn_rates = [float(keras.ops.convert_to_numpy(OneCycle(3e-3, total)(s))) for s in range(total)]
+    np.testing.assert_allclose(torch_rates, kcnn_rates, rtol=1e-4)
 
 
 def _fake_result(backend, seconds, accuracies, target):

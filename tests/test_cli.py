@@ -50,8 +50,55 @@ def test_train_writes_run_folder(tmp_path, capsys):
     out = capsys.readouterr().out
     (run,) = tmp_path.iterdir()
     assert f"run folder: {run}" in out and "test accuracy:" in out
+    import keras
+
+    on_jax = keras.backend.backend() == "jax"  # the test machines have no GPU
+    assert ("Set KERAS_BACKEND=tensorflow or torch" in out) == on_jax
     assert (run / "confusion.png").stat().st_size > 1000
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
+
+
+def test_the_fast_recipe_fills_the_settings_not_given(tmp_path, capsys):
+    from kcnn.train.recipe import fast_recipe
+
+    args = ["train", "--model", "mlp", "--epochs", "1", "--lr", "2e-3", "--verbose", "0"]
+    assert cli.main([*args, "--out", str(tmp_path / "fast")]) == 0
+    (run,) = (tmp_path / "fast").iterdir()
+    config = json.loads((run / "config.json").read_text())
+    row = fast_recipe(1293)  # the digits' training images after the validation split
+    assert (config["epochs"], config["learning_rate"]) == (1, 2e-3)  # given: they win
+    for name in ("batch_size", "optimizer", "schedule", "label_smoothing", "augment"):
+        assert config[name] == row[name], name
+    assert config["recipe"] == "fast" and row["schedule"] == "onecycle"
+    assert "settings (recipe fast, flags given win): 1 epochs, batch 32" in capsys.readouterr().out
+    assert cli.main([*args, "--recipe", "none", "--out", str(tmp_path / "none")]) == 0
+    (run,) = (tmp_path / "none").iterdir()
+    config = json.loads((run / "config.json").read_text())
+    assert (config["batch_size"], config["schedule"], config["label_smoothing"]) == (
+        64,
+        "constant",
+        0.0,
+    )
+
+
+def test_the_fast_recipe_by_size():
+    from kcnn.train.recipe import FAST_RECIPE, RECIPE_FIELDS, fast_recipe, recipe_settings
+
+    small, large = fast_recipe(1), fast_recipe(10**7)
+    assert set(small) == set(large) == set(RECIPE_FIELDS)
+    assert (
+        fast_recipe(FAST_RECIPE[0].max_images)
+        == small
+        != fast_recipe(FAST_RECIPE[0].max_images + 1)
+    )
+    assert large["batch_size"] > small["batch_size"] and large["epochs"] < small["epochs"]
+    assert recipe_settings("none", 100) == {}
+    with pytest.raises(
+        ValueError, match="num_train must be an integer >= 1. Received: num_train=0"
+    ):
+        fast_recipe(0)
+    with pytest.raises(ValueError, match=r"recipe must be one of \['fast', 'none'\]"):
+        recipe_settings("slow", 100)
 
 
 def test_train_bad_epochs_is_a_clear_error(tmp_path, capsys):
@@ -193,13 +240,17 @@ def test_train_flags_come_from_train_config():
     import dataclasses
 
     from kcnn.cli import build_parser
+    from kcnn.cli.train import FROM_RECIPE, resolve_config
     from kcnn.train import TrainConfig
+    from kcnn.train.recipe import RECIPE_FIELDS
 
-    args = build_parser().parse_args(["train"])
+    args = build_parser().parse_args(["train", "--recipe", "none"])
     offered = [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)]
     assert len(offered) == len(dataclasses.fields(TrainConfig)) - 1  # all but checkpoint
-    for field in offered:
-        assert getattr(args, field.name) == field.default, field.name
+    for field in offered:  # the recipe's settings are left to it, the rest are TrainConfig's
+        default = FROM_RECIPE if field.name in RECIPE_FIELDS else field.default
+        assert getattr(args, field.name) is default or getattr(args, field.name) == default
+    assert resolve_config(args, num_train=1000) == TrainConfig()
     args = build_parser().parse_args(["train", "--lr", "0.1", "--steps-per-execution", "4",
                                       "--jit-compile", "false", "--augment", "crop,cutout",
                                       "--early-stopping", "3", "--mixed-precision"])  # fmt: skip
@@ -258,7 +309,8 @@ def test_train_help_names_every_data_set_and_each_default(capsys):
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert f"{', '.join(kcnn.data.DATASETS)}, a .npz file" in out
     for shown in (
-        "--lr LR learning rate (default: 0.001)",
+        "--lr LR learning rate (default: the recipe's; 0.001 with --recipe none)",
+        "--recipe {fast,none}",
         "(default: simple_cnn)",
         "--early-stopping PATIENCE",
         "(default: off)",

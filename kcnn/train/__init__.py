@@ -10,6 +10,7 @@ from kcnn._lazy import lazy_package
 _EXPORTS = {
     "CurveExample": "kcnn.train.curve_examples:CurveExample",
     "CurvePlotter": "kcnn.train.callbacks:CurvePlotter",
+    "FAST_RECIPE": "kcnn.train.recipe:FAST_RECIPE",
     "Finding": "kcnn.train.diagnose:Finding",
     "LabelBudgetCurve": "kcnn.train.label_budget:LabelBudgetCurve",
     "OneCycle": "kcnn.train.schedules:OneCycle",
@@ -25,6 +26,7 @@ _EXPORTS = {
     "check_data": "kcnn.train.fit:check_data",
     "diagnose": "kcnn.train.diagnose:diagnose",
     "early_stopping": "kcnn.train.callbacks:early_stopping",
+    "fast_recipe": "kcnn.train.recipe:fast_recipe",
     "find_lr": "kcnn.train.schedules:find_lr",
     "fine_tune": "kcnn.train.transfer:fine_tune",
     "fit": "kcnn.train.fit:fit",
