@@ -28,23 +28,32 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
-def kernel_initializer() -> keras.initializers.Initializer:
-    """The initial kernels of every kcnn Conv2D and Dense layer: uniform in
-    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``, PyTorch's default for ``nn.Conv2d`` and
-    ``nn.Linear`` (``kaiming_uniform_(a=sqrt(5))``), not Keras' Glorot uniform.
+def kernel_initializer(pytorch: bool = True):
+    """The initial kernels of a kcnn Conv2D or Dense layer.
 
-    Glorot's bound, ``sqrt(6 / (fan_in + fan_out))``, is 1.7x to 2.4x larger for kcnn's
-    layers; with Adam, whose steps have a fixed size, larger weights learn more slowly.
-    Measured on Fashion-MNIST (SimpleCNN, Adam 1e-3, batch 128, ``benchmarks/epochs_study.py``,
-    the docs' Models page): the same network needs about 1.5x the epochs to reach 91% test
-    accuracy from Glorot weights, in kcnn and in a hand-written PyTorch loop alike.
+    In a network with BatchNorm (``pytorch=True``): uniform in ``[-1/sqrt(fan_in),
+    1/sqrt(fan_in)]``, PyTorch's default for ``nn.Conv2d`` and ``nn.Linear``
+    (``kaiming_uniform_(a=sqrt(5))``). Keras' Glorot uniform, ``sqrt(6 / (fan_in +
+    fan_out))``, is up to 2.4x wider for these layers; Adam's steps have a fixed size, so
+    larger weights move more slowly. Measured on Fashion-MNIST (SimpleCNN, Adam 1e-3, batch
+    128, ``benchmarks/epochs_study.py``): the same network needs about 1.5x the epochs to
+    reach 91% test accuracy from Glorot weights, in kcnn and in a hand-written PyTorch loop.
+
+    In a plain network (``pytorch=False``: LeNet-5, the MLP, VGG without BatchNorm): Keras'
+    Glorot uniform. PyTorch's default keeps a sixth of the signal's variance through each
+    ReLU layer where He et al.'s keeps all of it, so a plain stack's signal shrinks layer by
+    layer; LeNet-5 and the MLP learned more slowly from it (the docs' Models page).
     """
+    if not pytorch:
+        return keras.initializers.GlorotUniform()
     return keras.initializers.VarianceScaling(1.0 / 3.0, mode="fan_in", distribution="uniform")
 
 
-def bias_initializer(fan_in: int) -> keras.initializers.Initializer:
+def bias_initializer(fan_in: int, pytorch: bool = True):
     """The initial biases of a layer with ``fan_in`` inputs per output: uniform in
-    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``, as PyTorch's ``nn.Conv2d`` and ``nn.Linear``."""
+    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` as PyTorch's, or zeros as Keras' (``pytorch=False``)."""
+    if not pytorch:
+        return keras.initializers.Zeros()
     bound = 1.0 / math.sqrt(fan_in)
     return keras.initializers.RandomUniform(-bound, bound)
 
@@ -58,21 +67,22 @@ def conv2d(
     strides: int = 1,
     padding: str = "valid",
     use_bias: bool = True,
-) -> keras.KerasTensor:
+    pytorch: bool = True,
+):
     """``Conv2D`` applied to ``x``, with kcnn's initial weights (`kernel_initializer`)."""
     fan_in = kernel_size * kernel_size * int(x.shape[channel_axis()])
     return keras.layers.Conv2D(
         filters, kernel_size, strides, padding=padding, use_bias=use_bias,
-        kernel_initializer=kernel_initializer(), bias_initializer=bias_initializer(fan_in),
-        name=name,
+        kernel_initializer=kernel_initializer(pytorch),
+        bias_initializer=bias_initializer(fan_in, pytorch), name=name,
     )(x)  # fmt: skip
 
 
-def dense(x, units: int, *, name: str, activation: str | None = None) -> keras.KerasTensor:
+def dense(x, units: int, *, name: str, activation: str | None = None, pytorch: bool = True):
     """``Dense`` applied to ``x``, with kcnn's initial weights (`kernel_initializer`)."""
     return keras.layers.Dense(
-        units, activation=activation, kernel_initializer=kernel_initializer(),
-        bias_initializer=bias_initializer(int(x.shape[-1])), name=name,
+        units, activation=activation, kernel_initializer=kernel_initializer(pytorch),
+        bias_initializer=bias_initializer(int(x.shape[-1]), pytorch), name=name,
     )(x)  # fmt: skip
 
 
@@ -160,9 +170,13 @@ def classifier(
     x,
     num_classes: int,
     classifier_activation: str | None,
+    pytorch: bool = True,
 ) -> keras.KerasTensor:
-    """The final dense layer, named ``predictions`` as in ``keras.applications``."""
-    return dense(x, num_classes, activation=classifier_activation, name="predictions")
+    """The final dense layer, named ``predictions`` as in ``keras.applications``, with the
+    initial weights of `kernel_initializer` (``pytorch``)."""
+    return dense(
+        x, num_classes, activation=classifier_activation, name="predictions", pytorch=pytorch
+    )
 
 
 def pool_features(x, pooling: str | None, name: str) -> keras.KerasTensor:

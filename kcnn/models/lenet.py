@@ -96,16 +96,16 @@ def build_lenet(
             name=f"{name}_pad",
         )(x)
     for index, (stage, filters) in enumerate((("c1", 6), ("c3", 16))):
-        x = _common.conv2d(x, filters, 5, name=f"{name}_{stage}_conv")
+        x = _common.conv2d(x, filters, 5, name=f"{name}_{stage}_conv", pytorch=False)
         x = _common.activation_layer(activation, f"{name}_{stage}_{activation}")(x)
         x = pool_layer(2, name=f"{name}_s{2 * index + 2}_pool")(x)
 
     if include_top:
         x = keras.layers.Flatten(name=f"{name}_flatten")(x)
         for layer, units in (("f5", 120), ("f6", 84)):
-            x = _common.dense(x, units, name=f"{name}_{layer}_dense")
+            x = _common.dense(x, units, name=f"{name}_{layer}_dense", pytorch=False)
             x = _common.activation_layer(activation, f"{name}_{layer}_{activation}")(x)
-        x = _common.classifier(x, num_classes, classifier_activation)
+        x = _common.classifier(x, num_classes, classifier_activation, pytorch=False)
     else:
         x = _common.pool_features(x, pooling, name)
     return keras.Model(inputs, x, name=name)

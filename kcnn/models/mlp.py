@@ -72,12 +72,12 @@ def build_mlp(
     inputs = keras.Input(shape=input_shape, name=f"{name}_input")
     x = keras.layers.Flatten(name=f"{name}_flatten")(inputs)
     for index, units in enumerate(hidden_units, start=1):
-        x = _common.dense(x, units, name=f"{name}_dense{index}")
+        x = _common.dense(x, units, name=f"{name}_dense{index}", pytorch=False)
         x = _common.activation_layer(activation, f"{name}_dense{index}_{activation}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout{index}")(x)
     if include_top:
-        x = _common.classifier(x, num_classes, classifier_activation)
+        x = _common.classifier(x, num_classes, classifier_activation, pytorch=False)
     return keras.Model(inputs, x, name=name)
 
 

@@ -84,8 +84,9 @@ def build_simple_cnn(
     for index, width in enumerate(filters, start=1):
         prefix = f"{name}_block{index}"
         x = _common.conv2d(
-            x, width, kernel_size, padding="same", use_bias=not batchnorm, name=f"{prefix}_conv"
-        )
+            x, width, kernel_size, padding="same", use_bias=not batchnorm,
+            name=f"{prefix}_conv", pytorch=batchnorm,
+        )  # fmt: skip
         if batchnorm:
             x = _common.batch_norm(f"{prefix}_bn")(x)
         x = _common.activation_layer(activation, f"{prefix}_{activation}")(x)
@@ -95,11 +96,11 @@ def build_simple_cnn(
         return keras.Model(inputs, _common.pool_features(x, pooling, name), name=name)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     if dense_units:
-        x = _common.dense(x, dense_units, name=f"{name}_dense")
+        x = _common.dense(x, dense_units, name=f"{name}_dense", pytorch=batchnorm)
         x = _common.activation_layer(activation, f"{name}_dense_{activation}")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    x = _common.classifier(x, num_classes, classifier_activation)
+    x = _common.classifier(x, num_classes, classifier_activation, pytorch=batchnorm)
     return keras.Model(inputs, x, name=name)
 
 

@@ -217,10 +217,12 @@ def build_transfer(
             f"Received: features of shape {tuple(x.shape)}"
         )
     for index, units in enumerate(hidden, start=1):
-        x = _common.dense(x, units, activation="relu", name=f"{name}_head_dense{index}")
+        x = _common.dense(
+            x, units, activation="relu", name=f"{name}_head_dense{index}", pytorch=False
+        )
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_head_dropout")(x)
-    x = _common.classifier(x, num_classes, classifier_activation)
+    x = _common.classifier(x, num_classes, classifier_activation, pytorch=False)
     return keras.Model(inputs, x, name=name)
 
 

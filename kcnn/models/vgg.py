@@ -117,7 +117,9 @@ def build_vgg(
             block, conv = block + 1, 1
             continue
         prefix = f"{name}_block{block}_conv{conv}"
-        x = _common.conv2d(x, item, 3, padding="same", use_bias=not batchnorm, name=prefix)
+        x = _common.conv2d(
+            x, item, 3, padding="same", use_bias=not batchnorm, name=prefix, pytorch=batchnorm
+        )
         if batchnorm:
             x = _common.batch_norm(f"{prefix}_bn")(x)
         x = _common.activation_layer(activation, f"{prefix}_{activation}")(x)
@@ -127,11 +129,11 @@ def build_vgg(
         return keras.Model(inputs, _common.pool_features(x, pooling, name), name=name)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     for index, units in enumerate(dense_units, start=1):
-        x = _common.dense(x, units, name=f"{name}_fc{index}")
+        x = _common.dense(x, units, name=f"{name}_fc{index}", pytorch=batchnorm)
         x = _common.activation_layer(activation, f"{name}_fc{index}_{activation}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{name}_fc{index}_dropout")(x)
-    x = _common.classifier(x, num_classes, classifier_activation)
+    x = _common.classifier(x, num_classes, classifier_activation, pytorch=batchnorm)
     return keras.Model(inputs, x, name=name)
 
 

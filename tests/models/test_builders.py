@@ -21,24 +21,34 @@ def test_every_layer_is_named_from_the_prefix(name):
     assert model.layers[-1].name == "predictions"
 
 
-@pytest.mark.parametrize("name", ["lenet5", "simple_cnn", "mlp", "resnet20", "vgg11_cifar"])
-def test_weights_start_as_pytorch_starts_them(name):
-    """Every Conv2D and Dense kernel and bias is uniform in +-1/sqrt(fan_in) (PyTorch's
-    default, which reaches an accuracy in fewer epochs than Keras' Glorot uniform)."""
+@pytest.mark.parametrize(
+    "name, kwargs, pytorch",
+    [("simple_cnn", {}, True), ("resnet20", {}, True), ("vgg11_cifar", {}, True),
+     ("lenet5", {}, False), ("mlp", {}, False), ("simple_cnn", {"batchnorm": False}, False)],
+)  # fmt: skip
+def test_weights_start_as_pytorch_starts_them_where_batchnorm_follows(name, kwargs, pytorch):
+    """With BatchNorm, every Conv2D and Dense kernel and bias is uniform in +-1/sqrt(fan_in)
+    (PyTorch's default, which reaches an accuracy in fewer epochs than Keras' Glorot); a
+    plain network keeps Glorot uniform kernels and zero biases, which carry the signal through
+    its ReLU layers better."""
     keras.utils.set_random_seed(0)
-    model = kcnn.build_model(name, **{**SMALL_KWARGS[name], "num_classes": 10})
+    model = kcnn.build_model(name, **{**SMALL_KWARGS[name], "num_classes": 10, **kwargs})
     kinds = (keras.layers.Conv2D, keras.layers.Dense)
     layers = [layer for layer in model.layers if isinstance(layer, kinds)]
     assert layers
     for layer in layers:
         kernel = keras.ops.convert_to_numpy(layer.kernel)
-        bound = 1 / np.sqrt(np.prod(kernel.shape[:-1])) * (1 + 1e-6)  # float32 rounding
-        assert np.abs(kernel).max() <= bound, layer.name
-        # a uniform draw: about bound / sqrt(3) spread (Glorot's would be 1.7x to 2.4x wider)
+        fan_in, fan_out = np.prod(kernel.shape[:-1]), np.prod(kernel.shape[:-2]) * kernel.shape[-1]
+        bound = 1 / np.sqrt(fan_in) if pytorch else np.sqrt(6 / (fan_in + fan_out))
+        assert np.abs(kernel).max() <= bound * (1 + 1e-6), layer.name  # float32 rounding
+        # a uniform draw over the whole range: about bound / sqrt(3) spread
         assert np.std(kernel) == pytest.approx(bound / np.sqrt(3), rel=0.2), layer.name
         if layer.bias is not None:
             bias = keras.ops.convert_to_numpy(layer.bias)
-            assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0, layer.name
+            if pytorch:
+                assert 0 < np.abs(bias).max() <= bound * (1 + 1e-6), layer.name
+            else:
+                assert not bias.any(), layer.name
 
 
 @pytest.mark.parametrize("name", FAST)
