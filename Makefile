@@ -79,7 +79,7 @@ test: $(VENV)/.test-installed fashion-mnist
 # The tutorials load Fashion-MNIST (02, 04, 05) and the digits, which scikit-learn ships.
 docs: $(VENV)/.test-installed fashion-mnist
 	rm -rf .cache/mkdocs-jupyter  # execute the tutorials on every build
-	KERAS_BACKEND=$(DOCS_BACKEND) $(BIN)/mkdocs build --strict
+	KERAS_BACKEND=$(DOCS_BACKEND) IPYTHONDIR=$(CURDIR)/docs/.ipython $(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.test-installed fashion-mnist
 	$(BIN)/python benchmarks/run.py

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 _BACKEND_MODULES = (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
@@ -67,3 +69,40 @@ def select_backend() -> None:
         if found:
             os.environ["KERAS_BACKEND"] = backend
             return
+
+
+#: TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL does not silence in 2.21.
+_TENSORFLOW_NOISE = re.compile(
+    r"absl::InitializeLog|oneDNN custom operations are on|cpu_feature_guard|"
+    r"rebuild TensorFlow with the appropriate compiler flags"
+)
+
+
+def load_tensorflow_quietly() -> None:
+    """Import TensorFlow, if it is installed and not yet imported, with its C++ start-up
+    lines held back.
+
+    TensorFlow 2.21 writes absl's "before InitializeLog" warning, oneDNN's notice and the
+    CPU-feature notice to the process's standard error as its libraries load, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says. Keras imports TensorFlow whenever it is installed, on
+    every backend (``keras.utils.set_random_seed`` seeds it too), so the ``kcnn`` command
+    and the docs' notebook kernels load it here first: file descriptor 2 points at a
+    temporary file while it loads, and every other line it wrote is passed on.
+    """
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # whoever needs it says so, with the extra to install
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        for line in held.read().decode(errors="replace").splitlines(keepends=True):
+            if not _TENSORFLOW_NOISE.search(line):
+                sys.stderr.write(line)

@@ -24,10 +24,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import sys
-import tempfile
 
+from kcnn._backend import load_tensorflow_quietly
 from kcnn.cli._common import add_group_flags, strategy_from
 
 __all__ = ["COMMANDS", "add_group_flags", "build_parser", "main", "strategy_from"]
@@ -66,40 +65,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL no longer silences.
-_TENSORFLOW_NOISE = re.compile(
-    r"absl::InitializeLog|oneDNN custom operations are on|cpu_feature_guard|"
-    r"rebuild TensorFlow with the appropriate compiler flags"
-)
-
-
-def _load_tensorflow_quietly() -> None:
-    """Import TensorFlow, when it is Keras' backend, with its C++ start-up lines held back.
-
-    TensorFlow 2.21 writes absl's "before InitializeLog" warning and oneDNN's notice to the
-    process's standard error as its libraries load, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
-    They are written below Python, so file descriptor 2 points at a temporary file while
-    TensorFlow loads; every other line it wrote is passed on.
-    """
-    if os.environ.get("KERAS_BACKEND") != "tensorflow" or "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as held:
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except ImportError:
-            pass  # the command says so, with the extra to install, when it needs Keras
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        held.seek(0)
-        for line in held.read().decode(errors="replace").splitlines(keepends=True):
-            if not _TENSORFLOW_NOISE.search(line):
-                sys.stderr.write(line)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kcnn`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -113,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import kcnn  # noqa: F401  (selects an installed backend before Keras loads)
 
-    _load_tensorflow_quietly()
+    load_tensorflow_quietly()  # Keras' set_random_seed imports it on every backend
 
     try:
         return args.run(args)
