@@ -192,8 +192,9 @@ def test_cli_train_on_one_device_strategy(tmp_path, capsys):
     """--devices goes through kcnn.distribute into fit and config.json (one device here:
     more need a fresh process, see below)."""
     code = main(
-        ["train", "--devices", "1", "--epochs", "1", "--batch-size", "128", "--lr-scaling",
-         "linear", "--lr-base-batch", "64", "--verbose", "2", "--out", str(tmp_path)]
+        ["train", "--recipe", "none", "--devices", "1", "--epochs", "1", "--batch-size", "128",
+         "--lr-scaling", "linear", "--lr-base-batch", "64", "--verbose", "2",
+         "--out", str(tmp_path)]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
@@ -215,7 +216,8 @@ def test_cli_trains_in_a_group_when_keras_variables_say_so(tmp_path, capsys, mon
     of one process here)."""
     monkeypatch.setenv(distribute.ENV_NUM_PROCESSES, "1")
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    code = main(["train", "--epochs", "1", "--verbose", "2", "--out", str(tmp_path)])
+    code = main(["train", "--recipe", "none", "--epochs", "1", "--verbose", "2",
+                 "--out", str(tmp_path)])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     assert "in 1 process. Global batch 64" in out
