@@ -65,6 +65,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that train, so call Keras' set_random_seed.
+_SEEDING_COMMANDS = ("train", "lr-find", "fine-tune", "bench")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kcnn`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -78,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import kcnn  # noqa: F401  (selects an installed backend before Keras loads)
 
-    load_tensorflow_quietly()  # Keras' set_random_seed imports it on every backend
+    # Keras imports TensorFlow with itself on the TensorFlow backend, and in set_random_seed
+    # (kcnn.train.fit) on the others: load it first, without its start-up lines, only then.
+    if os.environ.get("KERAS_BACKEND") == "tensorflow" or args.command in _SEEDING_COMMANDS:
+        load_tensorflow_quietly()
 
     try:
         return args.run(args)
