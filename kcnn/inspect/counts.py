@@ -314,21 +314,15 @@ def count_flops(model: keras.Model) -> int:
     """
     from kcnn._keras_compat import flatten_layers
 
-    channels_last = keras.config.image_data_format() == "channels_last"
+    # Each kernel weight is one multiply-add per output position (pixel, or row of a Dense
+    # layer's input): Conv2D's (kh, kw, in / groups, filters), DepthwiseConv2D's
+    # (kh, kw, in, multiplier) and Dense's (in, units) alike.
+    kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+    channels_axis = -1 if keras.config.image_data_format() == "channels_last" else 0
     macs = 0
     for layer in flatten_layers(model):
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            out = _output_shape(layer)
-            pixels = out[0] * out[1] if channels_last else out[1] * out[2]
-            kh, kw = layer.kernel_size
-            macs += pixels * kh * kw * int(layer.kernel.shape[2]) * layer.depth_multiplier
-        elif isinstance(layer, keras.layers.Conv2D):
-            out = _output_shape(layer)
-            pixels = out[0] * out[1] if channels_last else out[1] * out[2]
-            kh, kw, per_group, filters = (int(d) for d in layer.kernel.shape)
-            macs += pixels * kh * kw * per_group * filters
-        elif isinstance(layer, keras.layers.Dense):
-            out = _output_shape(layer)
-            positions = math.prod(out[:-1]) if out and len(out) > 1 else 1
-            macs += positions * int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
+        if isinstance(layer, kinds):
+            out = list(_output_shape(layer))
+            del out[-1 if isinstance(layer, keras.layers.Dense) else channels_axis]
+            macs += math.prod(out) * math.prod(int(d) for d in layer.kernel.shape)
     return 2 * macs
