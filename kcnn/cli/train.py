@@ -122,13 +122,19 @@ def add_parser(commands) -> argparse.ArgumentParser:
     return train
 
 
-def _describe_row(row) -> str:
-    s = row.settings
-    size = f"up to {row.max_images:,} images" if row.max_images else "more"
+def _describe_settings(s: dict) -> str:
+    """The recipe's settings in words, from a recipe row or a `TrainConfig`'s dict."""
+    augment = s["augment"] or "none"
     return (
-        f"{size}: {s['epochs']} epochs, batch {s['batch_size']}, {s['optimizer']} "
-        f"{s['learning_rate']:g} {s['schedule']}, label smoothing {s['label_smoothing']:g}"
+        f"{s['epochs']} epochs, batch {s['batch_size']}, {s['optimizer']} "
+        f"{s['learning_rate']:g} {s['schedule']}, label smoothing {s['label_smoothing']:g}, "
+        f"augment {augment if isinstance(augment, str) else ','.join(augment)}"
     )
+
+
+def _describe_row(row) -> str:
+    size = f"up to {row.max_images:,} images" if row.max_images else "more"
+    return f"{size}: {_describe_settings(row.settings)}"
 
 
 def resolve_config(args, num_train: int) -> TrainConfig:
@@ -189,7 +195,8 @@ def run(args) -> int:
     if strategy is None or strategy.is_chief:
         print(f"{data}  backend={keras.backend.backend()}")
         if not args.resume:
-            print(_describe_config(config, args.recipe))
+            described = _describe_settings(config.to_dict())
+            print(f"settings (recipe {args.recipe}, flags given win): {described}")
         slow = _slow_backend_note()
         if slow:
             print(slow)
@@ -205,17 +212,6 @@ def run(args) -> int:
     if path is not None:  # process 0 writes and reports
         _report(path)
     return 0
-
-
-def _describe_config(config: TrainConfig, recipe: str) -> str:
-    augment = config.augment or "none"
-    if isinstance(augment, list):
-        augment = ",".join(augment)
-    return (
-        f"settings (recipe {recipe}, flags given win): {config.epochs} epochs, batch "
-        f"{config.batch_size}, {config.optimizer} {config.learning_rate:g} {config.schedule}, "
-        f"label smoothing {config.label_smoothing:g}, augment {augment}"
-    )
 
 
 def _slow_backend_note() -> str | None:
