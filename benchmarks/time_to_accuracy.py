@@ -491,27 +491,19 @@ def measure_torch_loop(
 
 
 def torch_one_cycle(optimizer, max_learning_rate: float, total_steps: int):
-    """kcnn's `OneCycle` rates for a PyTorch optimizer, step for step: a cosine rise from
-    1/25 of the peak over the first quarter of the steps, then a cosine fall to 1/25e4 of
-    it. (PyTorch's own ``OneCycleLR`` peaks one step earlier.) The optimizer's ``lr`` must
-    be the peak."""
+    """kcnn's `OneCycle` rates for a PyTorch optimizer, step for step, computed once by
+    kcnn's own schedule (PyTorch's ``OneCycleLR`` peaks one step earlier). The optimizer's
+    ``lr`` must be the peak."""
+    import keras
     import torch
 
-    rise = max(1, round(total_steps * 0.25))
-    fall = max(1, total_steps - rise)
-    start = max_learning_rate / 25.0
-    end = start / 1e4
+    from kcnn.train import OneCycle
 
-    def factor(step: int) -> float:
-        if step < rise:
-            high, low, t = max_learning_rate, start, step / rise
-            return (high + (low - high) * (1 + math.cos(math.pi * t)) / 2) / max_learning_rate
-        t = min((step - rise) / fall, 1.0)
-        return (
-            end + (max_learning_rate - end) * (1 + math.cos(math.pi * t)) / 2
-        ) / max_learning_rate
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    rates = OneCycle(max_learning_rate, total_steps)(np.arange(total_steps))
+    factors = (keras.ops.convert_to_numpy(rates) / max_learning_rate).tolist()
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: factors[min(step, total_steps - 1)]
+    )
 
 
 def _device_name(backend: str | None = None) -> str:
