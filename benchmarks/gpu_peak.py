@@ -30,9 +30,8 @@ def peak_tflops(device: str) -> float | None:
 
 
 def flops_per_image(model: str, input_shape) -> int:
+    import kcnn  # first: it picks an installed backend where none is set  # isort: skip
     import keras
-
-    import kcnn
 
     with keras.StatelessScope(initialize_variables=False):
         built = kcnn.build_model(model, input_shape=tuple(input_shape))

@@ -55,18 +55,29 @@ def _configured_backend() -> str | None:
         return None
 
 
+def _installed(module: str) -> bool:
+    if module in sys.modules and sys.modules[module] is None:
+        return False  # imports of this module are blocked
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def select_backend() -> None:
-    """Set ``KERAS_BACKEND`` to an installed backend when nothing else chose one."""
-    if "keras" in sys.modules or _configured_backend():
+    """Set ``KERAS_BACKEND`` to an installed backend when nothing else chose one.
+
+    ``KERAS_BACKEND`` is never overridden. A ``keras.json`` that names a backend that is not
+    installed does not count as a choice: Keras writes one naming TensorFlow the first time
+    it is imported, on a machine with JAX or PyTorch alone too."""
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
+        return
+    configured = _configured_backend()
+    modules = dict(_BACKEND_MODULES)
+    if configured and (configured not in modules or _installed(modules[configured])):
         return
     for backend, module in _BACKEND_MODULES:
-        if module in sys.modules and sys.modules[module] is None:
-            continue  # imports of this module are blocked
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if found:
+        if _installed(module):
             os.environ["KERAS_BACKEND"] = backend
             return
 

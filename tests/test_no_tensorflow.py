@@ -46,3 +46,15 @@ def test_backend_is_chosen_among_installed_ones_when_none_is_configured(tmp_path
     result = run_python(code, "tensorflow", env={"KERAS_HOME": str(tmp_path)})
     assert result["backend"] == "jax"
     assert result["shapes"] == {"lenet5": [None, 10]}
+
+
+@pytest.mark.rotate
+def test_a_keras_json_naming_a_missing_tensorflow_is_not_a_choice(tmp_path):
+    """Keras writes keras.json with "tensorflow" on its first import, also where only JAX
+    or PyTorch is installed; kcnn then picks an installed backend."""
+    (tmp_path / "keras.json").write_text('{"backend": "tensorflow"}')
+    code = _BLOCKED.format(unset='os.environ.pop("KERAS_BACKEND", None)', names='["lenet5"]')
+    result = run_python(code, "tensorflow", env={"KERAS_HOME": str(tmp_path)})
+    assert result["backend"] == "jax"
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    assert run_python(code, "tensorflow", env={"KERAS_HOME": str(tmp_path)})["backend"] == "torch"
