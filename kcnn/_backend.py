@@ -45,6 +45,29 @@ def has_gpu() -> bool:
     return False
 
 
+def device_memory() -> int | None:
+    """Bytes of memory on the accelerator Keras' backend uses by default (JAX or PyTorch),
+    or None on a CPU or where the backend does not say."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform == "cpu":
+                return None
+            return int((device.memory_stats() or {}).get("bytes_limit", 0)) or None
+        if backend == "torch":
+            import torch
+
+            return int(torch.cuda.mem_get_info()[1]) if torch.cuda.is_available() else None
+    except (RuntimeError, AttributeError):  # a device that does not report its memory
+        return None
+    return None
+
+
 def _configured_backend() -> str | None:
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]

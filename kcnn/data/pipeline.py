@@ -10,7 +10,10 @@ takes on every backend. Which path it runs is in its ``path`` attribute and its 
 - ``"device"`` (no TensorFlow: a JAX or PyTorch install, a GPU machine, streamed image
   files): NumPy batching with a seeded permutation per epoch; the same augmentation layers
   run on each training batch with the backend's own ops, so on the accelerator when there
-  is one. Streamed image files are decoded ahead by ``grain`` worker processes.
+  is one. Streamed image files are decoded ahead by ``grain`` worker processes. On a JAX
+  or PyTorch accelerator, images that fit are held there (``hold``): a batch is gathered
+  on the device, with no copy from NumPy. With ``augment_on="step"`` the pipeline leaves
+  the augmentation to the compiled train step (`kcnn.train.augment_in_step`).
 
 Images stay as stored (uint8) until a batch is made, then read as float32 in [0, 1].
 
@@ -43,6 +46,10 @@ if TYPE_CHECKING:
     from kcnn.data.datasets import Dataset
 
 PATHS = ("auto", "tf.data", "device")
+AUGMENT_ON = ("batch", "step")
+#: ``hold="auto"`` keeps the images on the accelerator when they take at most this share of
+#: its memory.
+HOLD_SHARE = 0.25
 
 
 def tensorflow_available() -> bool:
@@ -210,9 +217,10 @@ class InputPipeline(keras.utils.PyDataset):
     def __init__(
         self, x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard=(0, 1), multiple_of=1,
-        class_weight=None, workers=0,
+        class_weight=None, workers=0, augment_on="batch", hold=False,
     ):  # fmt: skip
         super().__init__()
+        self.augment_on = augment_on
         self.workers = workers
         self.plan = BatchPlan(len(x), batch_size, shuffle, seed, drop_remainder, shard, multiple_of)
         self._stream, self._next = None, 0  # streamed files: grain's iterator, its position
@@ -235,6 +243,7 @@ class InputPipeline(keras.utils.PyDataset):
         self._served = 0
         self._generators = None
         self._base = self._build_tf_data(cache) if path == "tf.data" else None
+        self._held = self._hold() if hold else None
 
     # -- the tf.data path --------------------------------------------------------------------
     def _build_tf_data(self, cache: bool):
@@ -332,9 +341,18 @@ class InputPipeline(keras.utils.PyDataset):
         return {"images": x, "labels": y}
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next batches those of ``epoch`` (0-based), as when resuming a run."""
+        """Make the next batches those of ``epoch`` (0-based), as when resuming a run.
+        With ``augment_on="step"``, also restart the augmentation's generators from (seed,
+        epoch): the train step then draws each batch's augmentation in turn from there."""
         self.epoch = check_int("epoch", epoch, 0)
         self._iterator = None
+        if self.augment_on == "step":
+            self._reseed_augmentation()
+
+    @property
+    def held(self) -> bool:
+        """Whether the images are held on the accelerator (see ``hold``)."""
+        return self._held is not None
 
     # -- streamed image files ----------------------------------------------------------------
     def _streamed_pixels(self, index: int) -> np.ndarray:
@@ -407,15 +425,40 @@ class InputPipeline(keras.utils.PyDataset):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
         with self._lock:
             chosen = self.plan.indices(self.epoch, index)
-            pixels = self._streamed_pixels(index) if self.streamed else self.x.pixels(chosen)
-            x = keras.ops.convert_to_tensor(self.x.to_float(pixels))
-            y = keras.ops.convert_to_tensor(self.y[chosen])
-            if self.augment is not None:
+            if self._held is not None:
+                x, y = self._held_batch(chosen)
+            else:
+                pixels = self._streamed_pixels(index) if self.streamed else self.x.pixels(chosen)
+                x = keras.ops.convert_to_tensor(self.x.to_float(pixels))
+                y = keras.ops.convert_to_tensor(self.y[chosen])
+            if self.augment is not None and self.augment_on == "batch":
                 self._reseed_augmentation(index)
                 x, y = self._augment(x, y, keras.ops.one_hot)
             elif self.one_hot:
                 y = keras.ops.one_hot(y, self.num_classes)
         return self._weighted(self._normalize(x), y)
+
+    def _hold(self) -> tuple:
+        """The stored pixels and the labels on the accelerator, and for uint8 pixels the
+        float32 value of each of the 256 levels, as NumPy computes it."""
+        stored = self.x.stored
+        levels = None
+        if stored.dtype == np.uint8:
+            levels = self.x.to_float(np.arange(256, dtype=np.uint8))
+        held = (stored, self.y) if levels is None else (stored, self.y, levels)
+        return tuple(keras.ops.convert_to_tensor(part) for part in held)
+
+    def _held_batch(self, chosen: np.ndarray):
+        """The batch at ``chosen`` gathered from the held images: the same values as
+        ``to_float(pixels(chosen))`` on the host. (uint8 levels are looked up, since XLA
+        divides by a constant as a multiplication, a rounding apart.)"""
+        at = keras.ops.convert_to_tensor(np.asarray(chosen, dtype=np.int32))
+        pixels, y = (keras.ops.take(part, at, axis=0) for part in self._held[:2])
+        if len(self._held) == 3:
+            pixels = keras.ops.take(self._held[2], keras.ops.cast(pixels, "int32"))
+        elif self.x.stored.dtype != np.float32 or self.x.scale != 1:
+            pixels = keras.ops.cast(pixels, "float32") / np.float32(self.x.scale)
+        return pixels, y
 
     @property
     def streamed(self) -> bool:
@@ -435,10 +478,12 @@ class InputPipeline(keras.utils.PyDataset):
     def __repr__(self) -> str:
         policy = self.augment.name.removeprefix("augment_") if self.augment else "none"
         normalize = "per-channel" if self.mean is not None else "none"
+        where = (", augment_on='step'" if self.augment_on == "step" else "") + (
+            ", held=True" if self.held else "")  # fmt: skip
         return (
             f"InputPipeline(path={self.path!r}, images={len(self.x)}, "
             f"batch_size={self.batch_size}, batches={len(self)}, augment={policy!r}, "
-            f"one_hot={self.one_hot}, shuffle={self.shuffle}, normalize={normalize!r})"
+            f"one_hot={self.one_hot}, shuffle={self.shuffle}, normalize={normalize!r}{where})"
         )
 
 
@@ -462,6 +507,8 @@ def make_pipeline(
     multiple_of: int = 1,
     class_weight: str | dict | None = None,
     workers: int | None = None,
+    augment_on: str = "batch",
+    hold: bool | str = "auto",
 ) -> InputPipeline:
     """Make a batched, optionally augmented and normalised input pipeline.
 
@@ -508,6 +555,16 @@ def make_pipeline(
             ``{class: weight}`` or None (see `class_weights`). Defaults to None.
         workers: processes decoding streamed image files; 0 decodes in this process.
             Defaults to the cores but one (1 to 8).
+        augment_on: ``"batch"``: each batch comes augmented; ``"step"`` (device path, no
+            MixUp or CutMix): batches come as they are, and the train step of a model made
+            by `kcnn.train.augment_in_step` augments them, compiled with it; the
+            augmentation's generators restart from (seed, epoch) at each `set_epoch`.
+            Defaults to ``"batch"``.
+        hold: keep the images and labels on the accelerator and gather each batch there
+            (device path, images in memory): True, False, or ``"auto"``: when training on
+            one JAX or PyTorch accelerator (no ``shard`` or ``multiple_of``) whose memory
+            the stored pixels take at most a quarter of. The batches are the same either
+            way. Defaults to ``"auto"``.
 
     Returns:
         An `InputPipeline`, to pass to ``model.fit`` directly.
@@ -529,6 +586,9 @@ def make_pipeline(
     """
     check_int("batch_size", batch_size, 1)
     check_choice("path", path, PATHS)
+    check_choice("augment_on", augment_on, AUGMENT_ON)
+    if hold not in (True, False, "auto"):
+        raise ValueError(f"hold must be True, False or 'auto'. Received: hold={hold!r}")
     check_int("multiple_of", multiple_of, 1)
     if batch_size % multiple_of:
         raise ValueError(
@@ -564,6 +624,11 @@ def make_pipeline(
             "Received: one_hot=False"
         )
     one_hot = mixing or bool(one_hot)
+    if augment_on == "step" and mixing:
+        raise ValueError(
+            "MixUp and CutMix change the labels too, which a model's train step cannot: "
+            "they need augment_on='batch'. Received: augment_on='step'"
+        )
     if augment is not None and all(
         isinstance(layer, keras.layers.Identity) for layer in augment.layers
     ):
@@ -608,8 +673,28 @@ def make_pipeline(
             "shard and multiple_of work on the device path. Received: path='tf.data', "
             f"shard={shard}, multiple_of={multiple_of}"
         )
+    if path != "device" and (augment_on == "step" or hold is True):
+        raise ValueError(
+            "augment_on='step' and hold=True work on the device path. Received: "
+            f"path={path!r}, augment_on={augment_on!r}, hold={hold!r}"
+        )
+    if streamed and hold is True:
+        raise ValueError("Streamed image files are decoded a batch at a time: hold=True "
+                         "needs images in memory. Received: hold=True")  # fmt: skip
+    if hold == "auto":
+        one_device = shard[1] == 1 and multiple_of == 1
+        hold = path == "device" and not streamed and one_device and _fits_device(x)
     return InputPipeline(
         x, y, batch_size, augment, one_hot, num_classes, shuffle, seed, mean, std,
         drop_remainder, path, cache, deterministic, shard, multiple_of,
-        class_weights(class_weight, y, num_classes), workers,
+        class_weights(class_weight, y, num_classes), workers, augment_on, hold,
     )  # fmt: skip
+
+
+def _fits_device(x: ImageArray) -> bool:
+    """Whether ``x``'s stored pixels take at most `HOLD_SHARE` of the memory of the
+    accelerator Keras uses (False without a JAX or PyTorch accelerator)."""
+    from kcnn._backend import device_memory
+
+    memory = device_memory()
+    return memory is not None and x.stored.nbytes <= HOLD_SHARE * memory

@@ -23,6 +23,7 @@ _EXPORTS = {
     "TerminateOnNaN": "kcnn.train.callbacks:TerminateOnNaN",
     "TrainConfig": "kcnn.train.config:TrainConfig",
     "TrainingDiagnostics": "kcnn.train.callbacks:TrainingDiagnostics",
+    "augment_in_step": "kcnn.train.in_step:augment_in_step",
     "check_data": "kcnn.train.fit:check_data",
     "diagnose": "kcnn.train.diagnose:diagnose",
     "early_stopping": "kcnn.train.callbacks:early_stopping",

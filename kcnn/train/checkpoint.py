@@ -21,6 +21,7 @@ from kcnn._validate import check_int
 from kcnn.distribute.strategy import unsynchronized_for_saving
 from kcnn.train import ema
 from kcnn.train.callbacks import _EpochHistory, _truncate
+from kcnn.train.in_step import trained_model
 from kcnn.train.run import CHECKPOINT, RunFolder
 
 
@@ -92,23 +93,24 @@ class RunCheckpoint(_EpochHistory):
     def on_epoch_end(self, epoch, logs=None):
         self._record(epoch, logs)
         folder = RunFolder(self.directory)
+        model = trained_model(self.model)  # not augment_in_step's training model
         extra = {}
         if self.keep_best:
-            extra["best"] = self._best(folder, epoch)
-        with ema.saving_state(self.model) as averaged:
-            save_atomic(self.model, folder.checkpoint_path(epoch + 1))
+            extra["best"] = self._best(folder, epoch, model)
+        with ema.saving_state(model) as averaged:
+            save_atomic(model, folder.checkpoint_path(epoch + 1))
         if averaged:
             extra["ema_in_model"] = True
         folder.write_checkpoint(
             epoch + 1,
             self.history,
-            seed_states=[np.asarray(v).tolist() for v in _seed_states(self.model)],
+            seed_states=[np.asarray(v).tolist() for v in _seed_states(model)],
             global_rng=_global_rng_state(),
             **extra,
         )
         folder.prune_checkpoints(self.keep)
 
-    def _best(self, folder: RunFolder, epoch: int) -> dict:
+    def _best(self, folder: RunFolder, epoch: int, model: keras.Model) -> dict:
         """Save ``best.keras`` when this epoch's ``val_accuracy`` beats the earlier ones;
         the best epoch (1-based) and its ``val_accuracy``."""
         scores = self.history.get("val_accuracy")
@@ -118,7 +120,7 @@ class RunCheckpoint(_EpochHistory):
             )
         best = int(np.nanargmax(scores))  # the first of equal scores
         if best == len(scores) - 1:
-            save_atomic(self.model, folder.best_path())
+            save_atomic(model, folder.best_path())
         return {"epoch": self.history["epoch"][best], "val_accuracy": scores[best]}
 
     def get_config(self) -> dict:

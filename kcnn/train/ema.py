@@ -31,6 +31,8 @@ import weakref
 import keras
 import numpy as np
 
+from kcnn.train.in_step import trained_model
+
 #: The `AveragedWeights` callback of each model being trained.
 _ACTIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -72,7 +74,7 @@ class AveragedWeights(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if ema_optimizer(self.model) is None:
             raise ValueError("AveragedWeights needs an optimizer with use_ema=True.")
-        _ACTIVE[self.model] = self
+        _ACTIVE[trained_model(self.model)] = self  # what checkpoints save
         self._trained = None
 
     def _show_average(self) -> None:
@@ -102,7 +104,7 @@ class AveragedWeights(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         # Keras has already put the average into the model (finalize_variable_values).
         self._trained = None
-        _ACTIVE.pop(self.model, None)
+        _ACTIVE.pop(trained_model(self.model), None)
 
     @contextlib.contextmanager
     def saving_state(self):

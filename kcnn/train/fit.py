@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from kcnn.data.arrays import ImageArray, Images
+from kcnn.data.augment import augmentation, needs_one_hot
 from kcnn.data.contract import Contract
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
@@ -43,6 +44,8 @@ from kcnn.train.config import (  # noqa: F401  (these names were importable from
     scaled_learning_rate,
 )
 from kcnn.train.environment import differences, environment
+from kcnn.train.in_step import BACKENDS as IN_STEP_BACKENDS
+from kcnn.train.in_step import augment_in_step
 from kcnn.train.run import (  # noqa: F401  (these names were importable from here)
     RunFolder,
     new_run_dir,
@@ -134,6 +137,7 @@ def fit(
         )  # fmt: skip
         strategy.prepare(model, data.x_train[:2], inputs.labels(data.y_train[:2]))
         initial_epoch, restored = _restore(model, resume, inputs.train)
+        trainer = augment_in_step(model, inputs.train) if inputs.in_step else model
     folder = _open_folder(strategy, model.name, run_dir, resume)
     verbose = config.verbose if strategy.is_chief else 0
     try:
@@ -145,7 +149,7 @@ def fit(
         own, diagnostics = _callbacks(folder, config, inputs.train, verbose, notes)
         start = time.perf_counter()
         with strategy.scope(), strategy.training(model):
-            history = _train(model, inputs, config, initial_epoch, own + list(callbacks or []),
+            history = _train(trainer, inputs, config, initial_epoch, own + list(callbacks or []),
                              verbose, diagnostics, folder)  # fmt: skip
         seconds = time.perf_counter() - start
         _merge_history(history, restored, initial_epoch)
@@ -275,18 +279,22 @@ class _Inputs:
     one_hot: bool
     num_classes: int
     shards: bool
+    in_step: bool = False
 
     @classmethod
     def make(cls, model, data: Dataset, config: TrainConfig, strategy: Strategy) -> _Inputs:
         num_classes = int(model.output_shape[-1])
         shares = strategy.shares()
+        augment = config.augment and augmentation(config.augment, data, seed=config.seed)
+        in_step = _augments_in_step(augment, config, shares)
         train = make_pipeline(
-            data.x_train, data.y_train, config.batch_size, config.augment,
+            data.x_train, data.y_train, config.batch_size, augment,
             dataset=data, num_classes=num_classes, seed=config.seed,
             one_hot=True if config.label_smoothing else None, path=config.data_path,
-            class_weight=config.class_weight, workers=_workers(config), **shares,
+            class_weight=config.class_weight, workers=_workers(config),
+            augment_on="step" if in_step else "batch", **shares,
         )  # fmt: skip
-        inputs = cls(train, None, train.one_hot, num_classes, bool(shares))
+        inputs = cls(train, None, train.one_hot, num_classes, bool(shares), in_step)
         if len(data.x_val) and (shares or data.streamed):
             # Every replica takes the same number of images, so the last validation batch
             # is cut to a multiple of the replicas (fewer images than there are replicas).
@@ -314,6 +322,21 @@ class _Inputs:
     def labels(self, y):
         """Soft-label training is scored on one-hot labels too."""
         return keras.utils.to_categorical(y, self.num_classes) if self.one_hot else y
+
+
+def _augments_in_step(augment, config: TrainConfig, shares: dict) -> bool:
+    """Whether the train step augments (see `kcnn.train.augment_in_step`): on the device
+    path of one JAX or PyTorch device, for augmentation that leaves the labels as they are.
+    (TensorFlow augments in tf.data's graph; MixUp and CutMix change labels, so they
+    augment each batch in the pipeline.)"""
+    return (
+        augment is not None
+        and not all(isinstance(layer, keras.layers.Identity) for layer in augment.layers)
+        and not needs_one_hot(augment)
+        and config.data_path == "device"
+        and keras.backend.backend() in IN_STEP_BACKENDS
+        and not shares
+    )
 
 
 def _restore(model, resume, pipeline) -> tuple[int, dict]:
