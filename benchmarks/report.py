@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -21,8 +22,10 @@ RESULTS = HERE / "results"
 #: "gpu-bench" (benchmarks/gpu_check.sh, summarised by gpu_peak.py) are not drawn here.
 KINDS = (
     "throughput", "sweep", "time-to-accuracy", "pipeline", "conv-gradients", "fit-overhead",
-    "data-parallel", "epochs-study", "gpu-bench",
+    "data-parallel", "epochs-study", "gpu-bench", "augment-in-step",
 )  # fmt: skip
+#: A CPU result's name says its cores (``-2cpu-``); a GPU result's names its GPU instead.
+_ON_CPU = re.compile(r"-\d+cpu(-|$)")
 
 
 def _kind(path: Path) -> str:
@@ -33,10 +36,12 @@ def _kind(path: Path) -> str:
 
 
 def latest(results: Path) -> dict[str, Path]:
-    """The newest result file of each kind (by name: the names start with the date)."""
+    """The newest result file of each kind (by name: the names start with the date); a
+    GPU's results under ``"<kind> gpu"``."""
     found: dict[str, Path] = {}
     for path in sorted(Path(results).glob("*.json")):
-        found[_kind(path)] = path  # sorted, so the last one of a kind is the newest
+        where = "" if _ON_CPU.search(path.stem) else " gpu"
+        found[_kind(path) + where] = path  # sorted, so the last one of a kind is the newest
     return found
 
 
@@ -255,6 +260,16 @@ def data_parallel_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def augment_markdown(report: dict) -> str:
+    """The table of ``augment_in_step.py``: images/s per way of augmenting."""
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    from augment_in_step import format_table
+
+    return f"Measured {report['date']}; " + format_table(report)
+
+
 def markdown(results: Path = RESULTS, image_prefix: str = "results/") -> str:
     """Every section whose results exist, newest files, with image links under
     ``image_prefix``."""
@@ -274,6 +289,21 @@ def markdown(results: Path = RESULTS, image_prefix: str = "results/") -> str:
         image = path.with_suffix(".png")
         link = image_prefix + image.name if image.exists() else None
         sections += ["## Time to accuracy", "", tta_markdown(report, link), ""]
+    if "time-to-accuracy gpu" in files:
+        path = files["time-to-accuracy gpu"]
+        report = json.loads(path.read_text())
+        image = path.with_suffix(".png")
+        link = image_prefix + image.name if image.exists() else None
+        sections += ["## Time to accuracy on a GPU", "", tta_markdown(report, link), ""]
+    peaks = sorted(Path(results).glob("*-gpu-peak.md"))
+    if peaks:
+        sections += ["## GPU throughput and the fraction of peak", "",
+                     peaks[-1].read_text().strip(), ""]  # fmt: skip
+    for key, where in (("augment-in-step", "a CPU"), ("augment-in-step gpu", "a GPU")):
+        if key in files:
+            report = json.loads(files[key].read_text())
+            sections += [f"## Augmentation per batch or in the train step, on {where}", "",
+                         augment_markdown(report), ""]  # fmt: skip
     if "fit-overhead" in files:
         report = json.loads(files["fit-overhead"].read_text())
         sections += ["## What kcnn's fit adds, in one process", "", overhead_markdown(report), ""]
@@ -298,14 +328,16 @@ def main(argv=None) -> Path:
         plot_throughput(
             report, files["throughput"].with_name(files["throughput"].stem + "-throughput.png")
         )
-    if "time-to-accuracy" in files:
+    if "time-to-accuracy" in files or "time-to-accuracy gpu" in files:
         import sys
 
         sys.path.insert(0, str(HERE))
         from time_to_accuracy import plot_curves
 
-        path = files["time-to-accuracy"]
-        plot_curves(json.loads(path.read_text()), path.with_suffix(".png"))
+        for key in ("time-to-accuracy", "time-to-accuracy gpu"):
+            if key in files:
+                path = files[key]
+                plot_curves(json.loads(path.read_text()), path.with_suffix(".png"))
     out = Path(args.out)
     prefix = os.path.relpath(results, out.parent) + "/"
     text = (

@@ -74,6 +74,11 @@ SETTINGS = {
     "schedule": (str, "constant", "learning-rate schedule over --max-epochs"),
     "augment": (str, "none", "augmentation policy, 'none' for none"),
     "max_epochs": (int, 10, "stop after this many epochs if the target is not reached"),
+    "max_seconds": (
+        float,
+        0.0,
+        "stop at the first evaluation after this many training seconds (0: no limit)",
+    ),
     "eval_every": (float, 0.5, "score the test set every this many epochs"),
     "train_images": (int, 0, "subsample the training set to this many images (0: all)"),
     "test_images": (int, 0, "subsample the test set to this many images (0: all)"),
@@ -107,12 +112,16 @@ class _Clock:
         every: training batches between evaluations.
         target: the test accuracy to reach.
         name: print every point to stderr under this name. Defaults to None (silent).
+        max_seconds: stop at the first evaluation after this many training seconds; 0 for
+            no limit. Defaults to 0.
     """
 
     def __init__(
-        self, evaluate, synchronize, steps_per_epoch: int, every: int, target: float, name=None
-    ):
+        self, evaluate, synchronize, steps_per_epoch: int, every: int, target: float, name=None,
+        max_seconds: float = 0.0,
+    ):  # fmt: skip
         self.evaluate, self.synchronize, self.name = evaluate, synchronize, name
+        self.max_seconds = max_seconds
         self.steps_per_epoch, self.every, self.target = steps_per_epoch, every, target
         self.curve: list[dict] = []
         self.compile_seconds = None
@@ -127,7 +136,8 @@ class _Clock:
 
     def step_end(self, step: int) -> bool:
         """After training batch ``step`` (1-based, counted from the start): evaluate when an
-        evaluation point is due. Returns True when the target is reached (stop training)."""
+        evaluation point is due. Returns True when the target is reached or the time is up
+        (stop training)."""
         self._last_step = step
         if self.compile_seconds is None:
             self.synchronize()
@@ -171,7 +181,7 @@ class _Clock:
         if reached:
             self.time_to_target, self.epochs_to_target = point["seconds"], point["epoch"]
         self._resumed = time.perf_counter()
-        return reached
+        return reached or 0 < self.max_seconds <= self._seconds
 
     def result(self, backend: str, settings: dict) -> dict:
         return {
@@ -203,10 +213,11 @@ def _make_accuracy_clock():
         model's variables."""
 
         def __init__(
-            self, x_test, y_test, every: int, target: float, steps_per_epoch=None, name=None
-        ):
+            self, x_test, y_test, every: int, target: float, steps_per_epoch=None, name=None,
+            max_seconds: float = 0.0,
+        ):  # fmt: skip
             super().__init__()
-            self.name = name
+            self.name, self.max_seconds = name, max_seconds
             self.x_test, self.y_test = x_test, np.asarray(y_test)
             self.every, self.target = every, target
             self.steps_per_epoch = steps_per_epoch
@@ -225,6 +236,7 @@ def _make_accuracy_clock():
                 self.every,
                 self.target,
                 self.name,
+                self.max_seconds,
             )
             self._epoch = 0
             self.clock.start()
@@ -351,6 +363,7 @@ def measure_keras(settings: dict, verbose: bool = False, prepare=None) -> dict:
         every=_eval_every_steps(settings, steps_per_epoch),
         target=settings["target"],
         name=keras.backend.backend() if verbose else None,
+        max_seconds=settings.get("max_seconds", 0.0),
     )
     kcnn.train.fit(model, data, config, run_dir=None, callbacks=[clock])
     result = clock.clock.result(keras.backend.backend(), settings)
@@ -411,13 +424,13 @@ def measure_torch_loop(
     unsupported = {
         k: settings[k]
         for k, allowed in (("optimizer", ("adam",)), ("schedule", ("constant", "onecycle")),
-                           ("augment", ("none",)))
+                           ("augment", ("none", "flip_crop")))
         if settings[k] not in allowed
     }  # fmt: skip
     if unsupported:
         raise ValueError(
             "The torch loop trains with optimizer='adam', schedule='constant' or 'onecycle', "
-            f"augment='none'. Received: {unsupported}"
+            f"augment='none' or 'flip_crop'. Received: {unsupported}"
         )
     build = build or _load_torch_baseline().build
     data = load_data(settings)
@@ -452,6 +465,7 @@ def measure_torch_loop(
         return correct / len(x_test)
 
     n, batch_size = len(x), settings["batch_size"]
+    padding = max(1, round(min(data.input_shape[:2]) / 8))  # kcnn's default_padding
     steps_per_epoch = math.ceil(n / batch_size)
     scheduler = None
     if settings["schedule"] == "onecycle":
@@ -465,6 +479,7 @@ def measure_torch_loop(
         _eval_every_steps(settings, steps_per_epoch),
         settings["target"],
         TORCH_LOOP if verbose else None,
+        settings.get("max_seconds", 0.0),
     )
     model.train()
     clock.start()
@@ -473,8 +488,11 @@ def measure_torch_loop(
         permutation = torch.randperm(n, device=device, generator=generator)
         for start in range(0, n, batch_size):
             index = permutation[start : start + batch_size]
+            images = x[index]
+            if settings["augment"] == "flip_crop":
+                images = torch_flip_crop(images, padding, generator)
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x[index]), y[index]).backward()
+            loss_fn(model(images), y[index]).backward()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -488,6 +506,25 @@ def measure_torch_loop(
     result = clock.result(TORCH_LOOP, settings)
     result.update(device=_device_name("torch"), train_images=n, test_images=len(x_test))
     return result
+
+
+def torch_flip_crop(images, padding: int, generator):
+    """kcnn's ``flip_crop`` by hand, on a batch of NCHW tensors: each image mirrored left to
+    right with probability 1/2, then shifted by whole pixels, up to ``padding`` each way,
+    the uncovered border zero (`kcnn.data.RandomPadCrop`)."""
+    import torch
+
+    n, _, height, width = images.shape
+    device = images.device
+    flip = torch.rand(n, device=device, generator=generator) < 0.5
+    images = torch.where(flip[:, None, None, None], images.flip(3), images)
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    shifts = torch.randint(0, 2 * padding + 1, (2, n), device=device, generator=generator)
+    rows = shifts[0, :, None] + torch.arange(height, device=device)  # (n, height)
+    cols = shifts[1, :, None] + torch.arange(width, device=device)  # (n, width)
+    batch = torch.arange(n, device=device)[:, None, None, None]
+    channel = torch.arange(images.shape[1], device=device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def torch_one_cycle(optimizer, max_learning_rate: float, total_steps: int):
@@ -673,6 +710,10 @@ def settings_from(args: argparse.Namespace) -> dict:
     for name in ("train_images", "test_images", "seed"):
         if settings[name] < 0:
             raise ValueError(f"{name} must be >= 0. Received: {name}={settings[name]}")
+    if settings["max_seconds"] < 0:
+        raise ValueError(
+            f"max_seconds must be >= 0. Received: max_seconds={settings['max_seconds']}"
+        )
     if not settings["eval_every"] > 0:
         raise ValueError(f"eval_every must be > 0. Received: eval_every={settings['eval_every']}")
     recipes = settings["recipe"].split(",")

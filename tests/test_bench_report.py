@@ -154,3 +154,59 @@ def test_data_parallel_results_get_their_own_section(results):
     text = report.markdown(results)
     assert "## Several devices" in text
     assert "| simple_cnn | jax | 1,400 | 2,100 | 1.52x |" in text
+
+
+def _augment_report(device: str) -> dict:
+    ways = {
+        "per batch, from NumPy": 1.0, "per batch, held": 1.5, "in the step, held": 4.0,
+        "no augmentation, held": 5.0,
+    }  # fmt: skip
+    return {
+        "date": "2026-11-30",
+        "config": {
+            "model": "resnet20",
+            "policy": "flip_crop",
+            "batch_size": 512,
+            "images": 16384,
+            "repeats": 2,
+        },  # fmt: skip
+        "results": {
+            "jax": {
+                "device": device,
+                "ways": {
+                    name: {"images_per_second": 1000.0 * r, "ratio": r, "first_epoch_seconds": 9.0}
+                    for name, r in ways.items()
+                },
+            }
+        },  # fmt: skip
+    }
+
+
+def test_gpu_results_get_their_own_sections_beside_the_cpu_ones(results):
+    """A GPU's files are named after the GPU, a CPU's after its cores: the newest of each
+    kind on each is shown, and a newer GPU file never replaces the CPU's table."""
+    tta = json.loads((results / "2026-11-21-x86_64-2cpu-time-to-accuracy.json").read_text())
+    tta["date"] = "2026-11-30"
+    tta["results"]["jax"]["device"] = "NVIDIA H200"
+    tta["results"]["jax"]["time_to_target"] = 9.5
+    tta["results"].pop("tensorflow")
+    (results / "2026-11-30-nvidia-h200-time-to-accuracy.json").write_text(json.dumps(tta))
+    (results / "2026-11-30-x86_64-NVIDIA-H200-augment-in-step.json").write_text(
+        json.dumps(_augment_report("NVIDIA H200"))
+    )
+    (results / "2026-11-30-x86_64-2cpu-augment-in-step.json").write_text(
+        json.dumps(_augment_report("cpu"))
+    )
+    (results / "2026-11-30-gpu-peak.md").write_text("| model | contender |\n|---|---|\n")
+    found = report.latest(results)
+    assert found["time-to-accuracy"].name == "2026-11-21-x86_64-2cpu-time-to-accuracy.json"
+    assert found["time-to-accuracy gpu"].name == "2026-11-30-nvidia-h200-time-to-accuracy.json"
+    assert found["augment-in-step"].name == "2026-11-30-x86_64-2cpu-augment-in-step.json"
+    text = report.markdown(results)
+    cpu, gpu = text.split("## Time to accuracy on a GPU")
+    assert "| tensorflow | 61 | 4.5 |" in cpu
+    assert "| jax | 10 |" in gpu and "tensorflow" not in gpu.split("##")[0]
+    assert "## GPU throughput and the fraction of peak" in text
+    for where in ("a CPU", "a GPU"):
+        assert f"## Augmentation per batch or in the train step, on {where}" in text
+    assert "| jax | NVIDIA H200 | in the step, held | 4,000 | 4.00 | 9.0 |" in text

@@ -95,6 +95,17 @@ def test_the_last_steps_are_scored_when_no_evaluation_point_falls_on_them():
     assert result["steps"] == 10 and result["time_to_target"] is None
 
 
+def test_the_clock_stops_at_the_first_evaluation_past_max_seconds():
+    clock = tta._Clock(lambda: 0.5, lambda: None, 10, 2, 0.99, max_seconds=1e-9)
+    clock.start()
+    assert clock.step_end(1) is False  # no evaluation due yet
+    assert clock.step_end(2) is True  # scored, and the time is up: stop
+    assert clock.time_to_target is None and len(clock.curve) == 1
+    unlimited = tta._Clock(lambda: 0.5, lambda: None, 10, 2, 0.99)
+    unlimited.start()
+    assert not any(unlimited.step_end(step) for step in range(1, 11))
+
+
 def test_steps_per_execution_evaluates_at_the_first_batch_seen_past_each_point():
     """Callbacks see every 3rd batch: points due at 4 and 8 are scored at 6 and 9."""
     clock = tta._Clock(lambda: 0.95, lambda: None, 9, 4, 0.99)
@@ -108,6 +119,7 @@ def test_steps_per_execution_evaluates_at_the_first_batch_seen_past_each_point()
 @pytest.mark.parametrize(
     "flag, value, message",
     [("--eval-every", "0", "eval_every"), ("--target", "1.5", "target"),
+     ("--max-seconds", "-1", "max_seconds"),
      ("--batch-size", "0", "batch_size"), ("--train-images", "-1", "train_images"),
      ("--recipe", "slow", "recipe must be none, fast or none,fast")],
 )  # fmt: skip
@@ -221,7 +233,43 @@ def test_the_torch_loop_follows_the_same_schedule_and_clock(fashion_mnist):
     assert result["time_to_target"] is None
     assert result["best_test_accuracy"] > 0.5
     with pytest.raises(ValueError, match="augment"):
-        tta.measure_torch_loop(_settings("--augment", "flip_crop"))
+        tta.measure_torch_loop(_settings("--augment", "randaugment"))
+
+
+def test_the_torch_loop_flips_and_crops_as_kcnn_does():
+    torch = pytest.importorskip("torch")
+    generator = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 1 * 5 * 6, dtype=torch.float32).reshape(2, 1, 5, 6) + 1
+    seen = set()
+    for _ in range(40):
+        out = tta.torch_flip_crop(images, 1, generator)
+        assert out.shape == images.shape
+        for i in range(2):
+            source = images[i, 0]
+            window = out[i, 0]
+            # some shift of the (maybe mirrored) image, zeros where it left the frame
+            matches = [
+                (flip, dy, dx)
+                for flip in (False, True)
+                for dy in (-1, 0, 1)
+                for dx in (-1, 0, 1)
+                if torch.equal(window, _shifted(source.flip(1) if flip else source, dy, dx))
+            ]
+            assert matches, window
+            seen.update(matches)
+    assert len(seen) == 18  # every flip and shift turns up
+
+
+def _shifted(image, dy, dx):
+    """``image`` moved by (dy, dx) pixels inside its frame, zero-filled."""
+    import torch
+
+    height, width = image.shape
+    out = torch.zeros_like(image)
+    out[max(0, -dy) : height - max(0, dy), max(0, -dx) : width - max(0, dx)] = image[
+        max(0, dy) : height - max(0, -dy), max(0, dx) : width - max(0, -dx)
+    ]
+    return out
 
 
 @pytest.mark.slow
