@@ -51,6 +51,10 @@ class _Worker:
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
         env = {**os.environ, "KERAS_BACKEND": contender.backend}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # The contenders live side by side: JAX would take 75% of the GPU's memory in each
+        # process, and TensorFlow all of it, leaving nothing for the next one.
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kcnn.bench", str(spec_path)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,

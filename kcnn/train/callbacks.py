@@ -33,6 +33,10 @@ _json_ready = json_ready
 
 
 def _to_float(value) -> float:
+    """A logged number (a Python or NumPy number, or a tensor on any backend and device:
+    NumPy cannot read a PyTorch tensor on a GPU) as a float."""
+    if not isinstance(value, (int, float, np.ndarray, np.generic)):
+        value = keras.ops.convert_to_numpy(value)
     return float(np.asarray(value).reshape(-1)[0])
 
 
