@@ -127,6 +127,43 @@ class RandomPadCrop(keras.layers.RandomTranslation):
         )
         return {"translations": self.backend.cast(shifts, "float32"), "input_shape": shape}
 
+    def _transform_images(self, images, transformation, interpolation):
+        """Each image shifted by its whole-pixel translation: the padded batch gathered at
+        shifted rows and columns. The same pixels as the affine transform of
+        ``RandomTranslation`` with nearest interpolation and a constant fill, which Keras'
+        PyTorch backend computes one image at a time (75% of a ResNet-20 step on a GPU).
+        TensorFlow's affine transform is one fused kernel, faster than the gathers there."""
+        if transformation is None:
+            return images
+        if self.backend._backend == "tensorflow":  # also inside tf.data on any backend
+            return super()._transform_images(images, transformation, interpolation)
+        ops = self.backend
+        unbatched = len(ops.shape(images)) == 3
+        if unbatched:
+            images = ops.numpy.expand_dims(images, axis=0)
+        channels_last = self.data_format == "channels_last"
+        row_axis, col_axis = (1, 2) if channels_last else (2, 3)
+        shape = ops.shape(images)
+        height, width, pad = shape[row_axis], shape[col_axis], self.padding
+        widths = [[0, 0]] * 4
+        widths[row_axis] = widths[col_axis] = [pad, pad]
+        padded = ops.numpy.pad(images, widths, constant_values=self.fill_value)
+        shifts = ops.cast(transformation["translations"], "int32")  # (batch, [dx, dy])
+        # output[i, j] = input[i - dy, j - dx] = padded[i + pad - dy, j + pad - dx]
+        rows = ops.numpy.arange(height, dtype="int32")[None, :] + pad - shifts[:, 1:2]
+        cols = ops.numpy.arange(width, dtype="int32")[None, :] + pad - shifts[:, 0:1]
+        index_shape = [-1, 1, 1, 1]
+        index_shape[row_axis] = height
+        rows = ops.numpy.reshape(rows, index_shape)
+        grid = list(ops.shape(padded))
+        grid[row_axis] = height
+        out = ops.numpy.take_along_axis(padded, ops.numpy.broadcast_to(rows, grid), row_axis)
+        index_shape[row_axis], index_shape[col_axis] = 1, width
+        cols = ops.numpy.reshape(cols, index_shape)
+        grid[col_axis] = width
+        out = ops.numpy.take_along_axis(out, ops.numpy.broadcast_to(cols, grid), col_axis)
+        return ops.numpy.squeeze(out, axis=0) if unbatched else out
+
     def get_config(self):
         config = {
             key: value

@@ -40,6 +40,23 @@ def test_random_pad_crop_shifts_each_image_by_whole_pixels():
     )
 
 
+@pytest.mark.parametrize(
+    "data_format, shape",
+    [("channels_last", (16, 12, 10, 3)), ("channels_first", (16, 3, 12, 10)),
+     ("channels_last", (12, 10, 1))],
+)  # fmt: skip
+def test_random_pad_crop_gives_the_pixels_of_keras_affine_translation(data_format, shape):
+    """The gathered shift (JAX, PyTorch) and Keras' affine transform (TensorFlow) agree
+    exactly, border fill included."""
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    layer = RandomPadCrop(3, fill_value=0.5, seed=2, data_format=data_format)
+    shift = layer.get_random_transformation(x, training=True)
+    got = keras.ops.convert_to_numpy(layer._transform_images(x, shift, "nearest"))
+    affine = keras.ops.convert_to_numpy(layer._translate_inputs(x, shift, "nearest"))
+    np.testing.assert_array_equal(got, affine)
+    assert np.any(got == 0.5)  # some image was shifted, showing the fill
+
+
 def test_random_pad_crop_serializes_and_validates(tmp_path):
     layer = RandomPadCrop.from_config(RandomPadCrop(2, fill_value=0.5, seed=3).get_config())
     assert (layer.padding, layer.fill_value, layer.seed) == (2, 0.5, 3)
