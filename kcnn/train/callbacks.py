@@ -172,6 +172,12 @@ class TrainingDiagnostics(_EpochHistory):
         findings: the current list of `kcnn.train.diagnose.Finding`.
     """
 
+    #: Keras may run the batch hook in a helper thread (JAX, PyTorch): reading each
+    #: batch's loss there waits for that step while the training loop dispatches the next
+    #: ones, instead of stopping the accelerator every step. Keras finishes the hooks
+    #: before each epoch's end, so a NaN still stops training before a checkpoint is saved.
+    async_safe = True
+
     def __init__(
         self,
         directory: str | os.PathLike | None = None,
@@ -230,6 +236,9 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
     Args:
         raise_error: raise (True) or stop gracefully (False). Defaults to True.
     """
+
+    #: Keras runs the batch hook in a helper thread (see `TrainingDiagnostics`).
+    async_safe = True
 
     def __init__(self, raise_error: bool = True):
         super().__init__(raise_error=raise_error)
