@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import keras
 import numpy as np
@@ -189,10 +190,14 @@ class TrainingDiagnostics(_EpochHistory):
         self.notes = list(notes or [])
         self.findings: list = []
         self._said: set = set()
+        # Keras' helper threads may run several batches' hooks at once: one writes the
+        # report of the first NaN, the others see that it is done.
+        self._lock = threading.Lock()
+        self._nan_seen = False
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.findings, self._said = [], set()
+        self.findings, self._said, self._nan_seen = [], set(), False
         self._epoch = 0
         if self.verbose:
             for note in self.notes:
@@ -204,14 +209,20 @@ class TrainingDiagnostics(_EpochHistory):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(_to_float(loss)):
+        if loss is None or math.isfinite(_to_float(loss)):
+            return
+        with self._lock:
+            if self._nan_seen:
+                return
+            self._nan_seen = True
             history = {k: list(v) for k, v in self.history.items()}
             history.setdefault("loss", []).append(_to_float(loss))
             self._update(history, f" at step {batch + 1} of epoch {self._epoch + 1}")
 
     def on_epoch_end(self, epoch, logs=None):
         self._record(epoch, logs)
-        self._update(self.history)
+        with self._lock:
+            self._update(self.history)
 
     def _update(self, history: dict, where: str = "") -> None:
         self.findings = diagnose(history)
