@@ -16,14 +16,19 @@ from them in turn, so a batch's augmentation is a function of seed, epoch and in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
+
+if TYPE_CHECKING:
+    from kcnn.data.pipeline import InputPipeline
 
 #: The backends whose train step takes the augmentation (compiled by XLA on JAX, run as
 #: one step on PyTorch). TensorFlow augments in tf.data, as a graph, already.
 BACKENDS = ("jax", "torch")
 
 
-def augment_in_step(model: keras.Model, pipeline) -> keras.Model:
+def augment_in_step(model: keras.Model, pipeline: InputPipeline) -> keras.Model:
     """The training model for ``pipeline``'s batches: ``model`` with the pipeline's
     augmentation in front, compiled as ``model`` is.
 
