@@ -283,18 +283,14 @@ def markdown(results: Path = RESULTS, image_prefix: str = "results/") -> str:
     if "sweep" in files:
         report = json.loads(files["sweep"].read_text())
         sections += ["## Settings sweep", "", sweep_markdown(report), ""]
-    if "time-to-accuracy" in files:
-        path = files["time-to-accuracy"]
-        report = json.loads(path.read_text())
-        image = path.with_suffix(".png")
-        link = image_prefix + image.name if image.exists() else None
-        sections += ["## Time to accuracy", "", tta_markdown(report, link), ""]
-    if "time-to-accuracy gpu" in files:
-        path = files["time-to-accuracy gpu"]
-        report = json.loads(path.read_text())
-        image = path.with_suffix(".png")
-        link = image_prefix + image.name if image.exists() else None
-        sections += ["## Time to accuracy on a GPU", "", tta_markdown(report, link), ""]
+    for key, title in (("time-to-accuracy", "Time to accuracy"),
+                       ("time-to-accuracy gpu", "Time to accuracy on a GPU")):  # fmt: skip
+        if key in files:
+            path = files[key]
+            image = path.with_suffix(".png")
+            link = image_prefix + image.name if image.exists() else None
+            report = json.loads(path.read_text())
+            sections += [f"## {title}", "", tta_markdown(report, link), ""]
     peaks = sorted(Path(results).glob("*-gpu-peak.md"))
     if peaks:
         sections += ["## GPU throughput and the fraction of peak", "",
