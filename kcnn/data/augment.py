@@ -525,6 +525,11 @@ def augmentation(
     return keras.layers.Pipeline(layers, name=f"augment_{label}")
 
 
+def is_identity(pipeline: keras.layers.Pipeline) -> bool:
+    """Whether a pipeline leaves images as they are (the ``"none"`` policy)."""
+    return all(isinstance(layer, keras.layers.Identity) for layer in pipeline.layers)
+
+
 def needs_one_hot(pipeline: keras.layers.Pipeline) -> bool:
     """Whether a pipeline mixes images (MixUp, CutMix) and so needs one-hot, soft labels."""
     return any(

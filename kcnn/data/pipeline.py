@@ -39,7 +39,7 @@ import numpy as np
 
 from kcnn._validate import check_choice, check_int, check_number
 from kcnn.data.arrays import ImageArray, Images
-from kcnn.data.augment import augmentation, check_layer_rules, needs_one_hot
+from kcnn.data.augment import augmentation, check_layer_rules, is_identity, needs_one_hot
 from kcnn.data.batching import BatchPlan
 
 if TYPE_CHECKING:
@@ -629,9 +629,7 @@ def make_pipeline(
             "MixUp and CutMix change the labels too, which a model's train step cannot: "
             "they need augment_on='batch'. Received: augment_on='step'"
         )
-    if augment is not None and all(
-        isinstance(layer, keras.layers.Identity) for layer in augment.layers
-    ):
+    if augment is not None and is_identity(augment):
         augment = None  # the "none" policy
     if normalize is True:
         mean, std = channel_stats(x)

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from kcnn.data.arrays import ImageArray, Images
-from kcnn.data.augment import augmentation, needs_one_hot
+from kcnn.data.augment import augmentation, is_identity, needs_one_hot
 from kcnn.data.contract import Contract
 from kcnn.data.datasets import Dataset
 from kcnn.data.pipeline import make_pipeline
@@ -327,11 +327,11 @@ class _Inputs:
 def _augments_in_step(augment, config: TrainConfig, shares: dict) -> bool:
     """Whether the train step augments (see `kcnn.train.augment_in_step`): on the device
     path of one JAX or PyTorch device, for augmentation that leaves the labels as they are.
-    (TensorFlow augments in tf.data's graph; MixUp and CutMix change labels, so they
-    augment each batch in the pipeline.)"""
+    (MixUp and CutMix change labels, so the pipeline augments each batch for them, as it
+    does on TensorFlow: see `kcnn.train.in_step.BACKENDS`.)"""
     return (
         augment is not None
-        and not all(isinstance(layer, keras.layers.Identity) for layer in augment.layers)
+        and not is_identity(augment)
         and not needs_one_hot(augment)
         and config.data_path == "device"
         and keras.backend.backend() in IN_STEP_BACKENDS

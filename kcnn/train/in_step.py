@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from kcnn.data.pipeline import InputPipeline
 
 #: The backends whose train step takes the augmentation (compiled by XLA on JAX, run as
-#: one step on PyTorch). TensorFlow augments in tf.data, as a graph, already.
+#: one step on PyTorch). On TensorFlow the pipeline augments each batch, as before: its
+#: ``tf.data`` path runs the layers as a graph, and Keras' geometric layers are not
+#: XLA-compatible there.
 BACKENDS = ("jax", "torch")
 
 
