@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
         print(json.dumps(_measure(args)))
         return {}
     results = {}
-    passed = [a for a in (argv if argv is not None else sys.argv[1:])]
+    passed = list(argv if argv is not None else sys.argv[1:])
     for backend in args.backends.split(","):
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         done = subprocess.run([sys.executable, __file__, *passed, "--child"], capture_output=True,
